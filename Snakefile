@@ -1,0 +1,18 @@
+# jazz-solo: raw MIDI -> role split -> windows -> base model -> LoRA -> solos -> metrics -> best.
+# Rules live in rules/*.smk; the work is done by the jazz_solo package via thin workflow_scripts/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

@@ -1,0 +1,81 @@
+"""Config loading and schema validation with one-line errors naming the key."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = PROJECT_ROOT / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.yaml"
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message is one line naming the offending key."""
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties":
+        # jsonschema reports the parent; name the unknown key(s) themselves
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return ".".join(parts + [",".join(extra)]) if extra else ".".join(parts) or "<root>"
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return ".".join(parts + missing[:1])
+    return ".".join(parts) or "<root>"
+
+
+def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) -> None:
+    """Raise :class:`ConfigError` with a one-line message for the first schema violation."""
+    schema = yaml.safe_load(schema_path.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    key = _key_path(error)
+    if error.validator == "additionalProperties":
+        raise ConfigError(f"config key '{key}' is not a known setting (see {schema_path.name})")
+    if error.validator == "required":
+        raise ConfigError(f"config key '{key}' is required")
+    message = error.message.splitlines()[0]
+    raise ConfigError(f"config key '{key}': {message}")
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``, recursively for nested mappings."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(*paths: str | Path, validate: bool = True) -> dict[str, Any]:
+    """The default config.yaml with each given YAML file merged on top, validated."""
+    config: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    for path in paths:
+        path = Path(path)
+        try:
+            override = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({str(exc).splitlines()[0]})") from None
+        config = deep_merge(config, override)
+    if validate:
+        validate_config(config)
+    return config
+
+
+def config_hash(obj: Any) -> str:
+    """Stable short hash of a JSON-serialisable object (for provenance)."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

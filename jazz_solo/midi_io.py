@@ -1,0 +1,73 @@
+"""Reading and writing MIDI files as lists of :class:`~jazz_solo.tokens.Note`."""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pretty_midi
+
+from .tokens import Note
+
+
+class MidiError(ValueError):
+    """A MIDI file that cannot be used; the message names the file and the reason."""
+
+
+def load_notes(path: str | Path) -> list[Note]:
+    """All pitched (non-drum) notes of a MIDI file, sorted by onset then pitch.
+
+    Raises :class:`MidiError` (one line, naming the file) for files that are unreadable,
+    drum-only, empty or of zero length.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MidiError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pretty_midi warns about odd meta events
+            pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:  # mido/pretty_midi raise many types for corrupt files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
+    pitched = [inst for inst in pm.instruments if not inst.is_drum]
+    if pm.instruments and not pitched:
+        raise MidiError(f"{path}: drum-only file")
+    notes = [
+        Note(float(n.start), float(n.end), int(n.pitch), int(n.velocity))
+        for inst in pitched
+        for n in inst.notes
+    ]
+    if not notes:
+        raise MidiError(f"{path}: no notes")
+    if max(n.end for n in notes) - min(n.start for n in notes) <= 0:
+        raise MidiError(f"{path}: zero length")
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+def split_roles(notes: Iterable[Note], split_pitch: int) -> tuple[list[Note], list[Note]]:
+    """(conditioning, lead): notes with pitch <= split_pitch, and those above it."""
+    cond, lead = [], []
+    for n in notes:
+        (cond if n.pitch <= split_pitch else lead).append(n)
+    return cond, lead
+
+
+def write_midi(path: str | Path, tracks: Mapping[str, Iterable[Note]], program: int = 0) -> Path:
+    """Write one piano track per entry of ``tracks`` (name -> notes) as a standard MIDI file.
+
+    The file has a 120 bpm tempo and named tracks, as DAWs expect.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    for name, notes in tracks.items():
+        inst = pretty_midi.Instrument(program=program, name=name)
+        for n in notes:
+            inst.notes.append(
+                pretty_midi.Note(velocity=int(n.velocity), pitch=int(n.pitch), start=float(n.start), end=float(n.end))
+            )
+        pm.instruments.append(inst)
+    pm.write(str(path))
+    return path

@@ -1,0 +1,100 @@
+"""The Music Transformer: a transformers Llama causal LM (rotary relative positions, pre-norm
+RMSNorm, SDPA attention, KV cache) sized from config, plus save/load helpers for the base and
+for base + peft adapter.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from . import tokens
+
+BASE_WEIGHTS = "model.safetensors"
+
+
+def model_config(model_cfg: Mapping[str, Any], max_positions: int = 4096) -> LlamaConfig:
+    """A LlamaConfig for our vocabulary from the ``model:`` config section."""
+    n_embd = int(model_cfg["n_embd"])
+    n_head = int(model_cfg["n_head"])
+    if n_embd % n_head:
+        raise ValueError(f"config key 'model.n_embd' ({n_embd}) must be divisible by model.n_head ({n_head})")
+    return LlamaConfig(
+        vocab_size=tokens.VOCAB_SIZE,
+        hidden_size=n_embd,
+        intermediate_size=int(model_cfg.get("intermediate_size", 4 * n_embd)),
+        num_hidden_layers=int(model_cfg["n_layer"]),
+        num_attention_heads=n_head,
+        num_key_value_heads=n_head,
+        max_position_embeddings=max_positions,
+        attention_dropout=float(model_cfg.get("dropout", 0.0)),
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        bos_token_id=tokens.BOS,
+        eos_token_id=tokens.EOS,
+        pad_token_id=tokens.PAD,
+        attn_implementation="sdpa",
+    )
+
+
+def build_model(model_cfg: Mapping[str, Any], seed: int | None = None) -> LlamaForCausalLM:
+    """A freshly initialised model (seeded when ``seed`` is given)."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    return LlamaForCausalLM(model_config(model_cfg))
+
+
+def save_base(model: torch.nn.Module, out_dir: str | Path) -> Path:
+    """Write config.json + model.safetensors (transformers format)."""
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir
+
+
+def load_base(model_dir: str | Path, device: str | torch.device = "cpu") -> LlamaForCausalLM:
+    """Load a base model directory (ours or a user-supplied checkpoint) with a clear error."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: not a base model directory (no config.json)")
+    model = LlamaForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
+    if model.config.vocab_size != tokens.VOCAB_SIZE:
+        raise ValueError(
+            f"{model_dir}: vocab_size {model.config.vocab_size} != {tokens.VOCAB_SIZE} (not a jazz-solo model)"
+        )
+    return model.to(device).eval()
+
+
+def adapter_base_dir(adapter_dir: str | Path) -> Path:
+    """The base model directory recorded in a peft adapter's adapter_config.json."""
+    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    base = Path(cfg["base_model_name_or_path"])
+    return base if base.is_absolute() else (Path(adapter_dir) / base).resolve()
+
+
+def load_for_inference(
+    adapter_dir: str | Path | None,
+    base_dir: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    merge: bool = True,
+) -> torch.nn.Module:
+    """Base (+ peft adapter, merged for speed by default) in eval mode on ``device``."""
+    from peft import PeftModel
+
+    if adapter_dir is None and base_dir is None:
+        raise ValueError("need an adapter directory or a base model directory")
+    base = load_base(base_dir if base_dir is not None else adapter_base_dir(adapter_dir), device)
+    if adapter_dir is None:
+        return base
+    model = PeftModel.from_pretrained(base, str(adapter_dir))
+    if merge:
+        model = model.merge_and_unload()
+    return model.to(device).eval()
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,50 @@
+# Shared by every rule file: config validation, sweep patterns and input functions.
+import sys
+from pathlib import Path
+
+from jazz_solo import sweep
+from jazz_solo.config import ConfigError, validate_config
+
+try:
+    validate_config(config)
+except ConfigError as err:
+    # One line naming the key, before any job runs (no Python traceback).
+    sys.exit(f"jazz-solo: {err}")
+
+RESULTS = "results"
+DATA_DIR = f"{RESULTS}/data"
+DATA_PATTERN = sweep.pattern("data")  # split_pitch~{split_pitch}
+TRAIN_PATTERN = sweep.pattern("train")  # + lora_r~{lora_r}/...
+GEN_PATTERN = sweep.pattern("gen")  # + temperature~{temperature}/...
+SOURCES = ("corpus", "target")
+SPLITS = ("train", "val", "test")
+
+
+wildcard_constraints:
+    **{p.name: r"[^/]+" for p in sweep.PARAMS},
+    collection=r"[^/]+",
+
+
+def instances(stage):
+    """Path fragments of every candidate of ``stage`` named by the config (expand, never glob)."""
+    return [sweep.instance(stage, combo) for combo in sweep.combinations(config, stage)]
+
+
+def stage_config(wildcards):
+    """The config with this job's wildcards applied (what a script should use)."""
+    return sweep.resolve(config, dict(wildcards))
+
+
+def demo_collections():
+    """music21 collections whose converted folder is named by data.corpus/data.target."""
+    wanted = config.get("demo", {}).get("collections", {})
+    named = [p for p in config["data"]["corpus"] + config["data"]["target"]]
+    return [c for c in wanted if any(f"{RESULTS}/demo_midi/{c}" in p for p in named)]
+
+
+FINAL_TARGETS = []
+
+
+def final_targets():
+    """What `rule all` builds; each rule file appends its stage's targets."""
+    return FINAL_TARGETS

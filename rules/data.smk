@@ -1,0 +1,1 @@
+FINAL_TARGETS.append("config.yaml")
