@@ -1,0 +1,87 @@
+"""Time-aligned training examples: ``BOS cond SEP lead EOS`` for one window [t, t+W) of a piece.
+
+Both parts are timed from the window start t, so the model always sees conditioning and the
+lead that goes with it (the earlier tool glued whole pieces end to end, and a 512-token crop
+rarely held both). Window membership uses the quantised onset tick (10 ms grid).
+
+On disk a window set is an ``.npz`` with ``tokens`` (int16, all sequences concatenated),
+``offsets`` (int64, n+1 boundaries) and ``sep_pos`` (int32, index of SEP in each sequence).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import tokens
+from .tokens import Note
+
+
+def notes_in_window(notes: Sequence[Note], start: float, seconds: float) -> list[Note]:
+    """Notes whose quantised onset lies in [start, start + seconds)."""
+    lo, hi = tokens.to_tick(start), tokens.to_tick(start + seconds)
+    return [n for n in notes if lo <= tokens.to_tick(n.start) < hi]
+
+
+def window_starts(duration: float, seconds: float, hop: float) -> list[float]:
+    """Start times of windows of ``seconds`` every ``hop`` covering [0, duration)."""
+    count = max(1, int(np.ceil(max(duration - seconds, 0.0) / hop)) + 1)
+    return [round(i * hop, 6) for i in range(count)]
+
+
+def encode_window(notes: Sequence[Note], start: float, seconds: float) -> list[int]:
+    """Events of the notes starting in the window, timed from ``start``, closed at its end."""
+    return tokens.encode_notes(notes_in_window(notes, start, seconds), origin=start, end=start + seconds)
+
+
+def build_example(
+    cond_tokens: Sequence[int], lead_tokens: Sequence[int], max_cond_tokens: int, max_sequence: int
+) -> tuple[np.ndarray, int]:
+    """``BOS cond[:max_cond_tokens] SEP lead EOS`` capped at ``max_sequence`` tokens.
+
+    Returns (sequence, sep_pos). The lead is cut at the end (EOS then missing) only when the
+    whole example would exceed ``max_sequence``.
+    """
+    cond = list(cond_tokens[:max_cond_tokens])
+    seq = [tokens.BOS, *cond, tokens.SEP, *lead_tokens, tokens.EOS]
+    return np.asarray(seq[:max_sequence], dtype=np.int16), len(cond) + 1
+
+
+def prompt(cond_tokens: Sequence[int], primer_max_tokens: int) -> list[int]:
+    """The generation prompt ``BOS cond[:primer_max_tokens] SEP``."""
+    return [tokens.BOS, *cond_tokens[:primer_max_tokens], tokens.SEP]
+
+
+@dataclass
+class WindowSet:
+    """Sequences of one (source, split), stored flat."""
+
+    tokens: np.ndarray
+    offsets: np.ndarray
+    sep_pos: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sep_pos)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @classmethod
+    def from_sequences(cls, sequences: Sequence[np.ndarray], sep_pos: Sequence[int]) -> "WindowSet":
+        lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        flat = np.concatenate(sequences).astype(np.int16) if len(sequences) else np.zeros(0, np.int16)
+        return cls(flat, offsets, np.asarray(sep_pos, dtype=np.int32))
+
+    def save(self, path: str | Path) -> None:
+        np.savez(path, tokens=self.tokens, offsets=self.offsets, sep_pos=self.sep_pos)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "WindowSet":
+        with np.load(path) as z:
+            return cls(z["tokens"], z["offsets"], z["sep_pos"])
