@@ -1,0 +1,1 @@
+"""Subcommands of ``python -m jazz_solo``; each module defines ``register(subparsers)``."""
