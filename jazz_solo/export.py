@@ -1,0 +1,142 @@
+"""The exported best candidate (``results/best/``): everything the real-time generator needs.
+
+Layout::
+
+    results/best/
+      adapter/          peft adapter (adapter_config.json points at ../base_model)
+      base_model/       config.json + model.safetensors
+      bundle.json       model, tokenizer, data-window and generation settings of the winner
+      best.json         sweep metrics, revalidation metrics, adapter sha256, provenance
+      selection.json    the select_best decision (rule, rank, candidate id)
+      reval/            revalidated samples (samples/*.mid, samples.jsonl) + metrics.json
+      archive.tgz       all of the above + the leaderboard (deterministic tar: sorted, mtime 0)
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import __version__, tokens
+from .config import config_hash
+from .model import adapter_base_dir
+
+# Bumped whenever the event vocabulary or the window format changes meaning (DESIGN §2).
+TOKEN_SPEC = {
+    "name": "jazz-solo-events",
+    "version": 1,
+    "vocab_size": tokens.VOCAB_SIZE,
+    "special": {"EOS": tokens.EOS, "PAD": tokens.PAD, "BOS": tokens.BOS, "SEP": tokens.SEP},
+    "sequence": "BOS cond SEP lead EOS",
+    "time_shift_ms": 10,
+}
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+DATA_KEYS = ("split_pitch", "window_seconds", "hop_seconds", "max_cond_tokens", "max_sequence")
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_model(adapter_dir: str | Path, adapter_out: str | Path, base_out: str | Path) -> None:
+    """Copy the adapter and the base it was trained on; the copy's adapter_config.json points at
+    the copied base by a relative path, so the bundle loads wherever it is unpacked."""
+    adapter_dir, adapter_out, base_out = Path(adapter_dir), Path(adapter_out), Path(base_out)
+    if not (adapter_dir / ADAPTER_WEIGHTS).is_file():
+        raise FileNotFoundError(f"{adapter_dir}: no {ADAPTER_WEIGHTS} (not a peft adapter)")
+    base_dir = adapter_base_dir(adapter_dir)
+    if not (base_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{base_dir}: base model of {adapter_dir} is missing")
+    for src, dst in ((adapter_dir, adapter_out), (base_dir, base_out)):
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(src, dst)
+    cfg_path = adapter_out / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["base_model_name_or_path"] = str(Path("..") / base_out.name) if base_out.parent == adapter_out.parent else str(
+        base_out.resolve()
+    )
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+def bundle(config: Mapping[str, Any], selection: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings a generator needs to reproduce the winner (``config`` already resolved with its wildcards)."""
+    return {
+        "candidate": selection["candidate"],
+        "package_version": __version__,
+        "token_spec": TOKEN_SPEC,
+        "data": {k: config["data"][k] for k in DATA_KEYS if k in config["data"]},
+        "model": dict(config["model"]),
+        "lora": {k: config["lora"][k] for k in ("r", "alpha", "dropout", "target_modules") if k in config["lora"]},
+        "generate": dict(config["generate"]),
+        "evaluate": dict(config.get("evaluate", {})),
+        "paths": {"adapter": "adapter", "base_model": "base_model"},
+    }
+
+
+def best_record(
+    selection: Mapping[str, Any],
+    reval_metrics: Mapping[str, Any],
+    adapter_sha256: str,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """best.json: the winner's sweep metrics beside its revalidation on new seeds."""
+    return {
+        "candidate": selection["candidate"],
+        "params": selection["params"],
+        "rule": selection["rule"],
+        "n_candidates": selection.get("n_candidates"),
+        "n_eligible": selection.get("n_eligible"),
+        "sweep_metrics": selection["metrics"],
+        "revalidation": {
+            "status": reval_metrics.get("status", "ok"),
+            "num_samples": reval_metrics.get("num_samples"),
+            "seeds": reval_metrics.get("seeds"),
+            "realism_distance": reval_metrics.get("realism_distance"),
+            "summary": reval_metrics.get("summary", {}),
+        },
+        "adapter_sha256": adapter_sha256,
+        "config_hash": config_hash(config),
+        "package_version": __version__,
+    }
+
+
+def _add(tar: tarfile.TarFile, path: Path, arcname: str) -> None:
+    # Fixed owner and mtime: the archive's bytes depend only on the files' contents.
+    info = tar.gettarinfo(str(path), arcname)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = 0
+    if info.isfile():
+        with open(path, "rb") as fh:
+            tar.addfile(info, fh)
+    else:
+        tar.addfile(info)
+
+
+def archive(out: str | Path, members: Iterable[tuple[str | Path, str]]) -> Path:
+    """A deterministic .tgz of (path, name in archive) pairs; folders are added recursively in name order."""
+    out = Path(out)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for src, arcname in members:
+            src = Path(src)
+            if not src.exists():
+                raise FileNotFoundError(f"{src}: missing, cannot archive it")
+            _add(tar, src, str(arcname))
+            if src.is_dir():
+                for path in sorted(src.rglob("*")):
+                    _add(tar, path, str(Path(arcname) / path.relative_to(src)))
+    with open(out, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+        gz.write(buf.getvalue())
+    return out

@@ -1,0 +1,14 @@
+"""Rule leaderboard: every candidate's metrics.json -> ranked leaderboard.tsv + .md (thin adapter)."""
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the jazz_solo package, also in conda envs
+from jazz_solo import leaderboard  # noqa: E402
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+frame = leaderboard.gather(
+    snakemake.params.candidates, snakemake.input.metrics, snakemake.params.rule, snakemake.params.min_notes
+)
+leaderboard.write(frame, snakemake.output.tsv, snakemake.output.md)
+logging.info("%d candidates, %d eligible", len(frame), int(frame["rank"].notna().sum()))
