@@ -14,6 +14,18 @@ class MidiError(ValueError):
     """A MIDI file that cannot be used; the message names the file and the reason."""
 
 
+def _read(path: Path) -> pretty_midi.PrettyMIDI:
+    if not path.is_file():
+        raise MidiError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pretty_midi warns about odd meta events
+            return pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:  # mido/pretty_midi raise many types for corrupt files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
+
+
 def load_notes(path: str | Path) -> list[Note]:
     """All pitched (non-drum) notes of a MIDI file, sorted by onset then pitch.
 
@@ -21,15 +33,7 @@ def load_notes(path: str | Path) -> list[Note]:
     drum-only, empty or of zero length.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MidiError(f"{path}: no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pretty_midi warns about odd meta events
-            pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:  # mido/pretty_midi raise many types for corrupt files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
+    pm = _read(path)
     pitched = [inst for inst in pm.instruments if not inst.is_drum]
     if pm.instruments and not pitched:
         raise MidiError(f"{path}: drum-only file")
@@ -44,6 +48,24 @@ def load_notes(path: str | Path) -> list[Note]:
         raise MidiError(f"{path}: zero length")
     notes.sort(key=lambda n: (n.start, n.pitch))
     return notes
+
+
+def load_tracks(path: str | Path) -> dict[str, list[Note]]:
+    """Pitched notes per track name (e.g. ``{"comping": [...], "solo": [...]}``), each sorted.
+
+    Tracks sharing a name are merged; unnamed tracks are keyed ``""``. A track without notes
+    is absent (MIDI readers drop empty tracks). Unreadable files raise :class:`MidiError`.
+    """
+    path = Path(path)
+    tracks: dict[str, list[Note]] = {}
+    for inst in _read(path).instruments:
+        if not inst.is_drum:
+            tracks.setdefault(inst.name.strip(), []).extend(
+                Note(float(n.start), float(n.end), int(n.pitch), int(n.velocity)) for n in inst.notes
+            )
+    for notes in tracks.values():
+        notes.sort(key=lambda n: (n.start, n.pitch))
+    return {name: notes for name, notes in tracks.items() if notes}
 
 
 def split_roles(notes: Iterable[Note], split_pitch: int) -> tuple[list[Note], list[Note]]:

@@ -1,0 +1,19 @@
+"""Rule evaluate: metrics.json of one generated candidate against the reference (thin adapter)."""
+import logging
+
+from jazz_solo import evaluate, sweep
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+candidate = dict(snakemake.wildcards)  # the candidate's settings
+candidate_config = sweep.resolve(snakemake.config, candidate)
+result = evaluate.evaluate_samples(
+    snakemake.input.jsonl,
+    snakemake.input.samples,
+    evaluate.load_reference(snakemake.input.reference),
+    params=candidate,
+    split_pitch=int(snakemake.wildcards.split_pitch),
+    threshold_ms=snakemake.params.evaluate.get("dead_air_threshold_ms", 180),
+    prov=evaluate.provenance(evaluate.candidate_hash(candidate_config)),
+)
+evaluate.write_json(snakemake.output[0], result)
+logging.info("status %s, realism_distance %s", result["status"], result["realism_distance"])
