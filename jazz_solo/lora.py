@@ -1,0 +1,118 @@
+"""peft LoRA on a frozen base: configuration, training, saving, and the held-out NLL report.
+
+The adapter is saved with ``save_pretrained`` (adapter_config.json + adapter_model.safetensors),
+with ``base_model_name_or_path`` rewritten RELATIVE to the adapter directory, so a results
+tree can move as a whole and :func:`jazz_solo.model.load_for_inference` still finds the base.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+
+from .config import config_hash
+from .evaluation_nll import CHANCE_NLL, mean_nll
+from .model import BASE_WEIGHTS, load_base, pick_device
+from .plots import loss_curve
+from .train import FitResult, TrainSettings, clear_checkpoint, fit, quiet_libraries, seed_everything, write_log
+from .windows import WindowSet
+
+log = logging.getLogger(__name__)
+
+
+def lora_config(lora_cfg: Mapping[str, Any]) -> LoraConfig:
+    """A peft LoraConfig from the ``lora:`` config section (after sweep wildcards are applied)."""
+    return LoraConfig(
+        r=int(lora_cfg["r"]),
+        lora_alpha=float(lora_cfg["alpha"]),
+        lora_dropout=float(lora_cfg["dropout"]),
+        target_modules=list(lora_cfg["target_modules"]),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def wrap(base: torch.nn.Module, lora_cfg: Mapping[str, Any], seed: int) -> PeftModel:
+    """The base frozen, with fresh LoRA matrices (seeded: A is random, B starts at zero)."""
+    seed_everything(seed)
+    try:
+        return get_peft_model(base, lora_config(lora_cfg))
+    except ValueError as exc:  # e.g. a target module name the model does not have
+        raise ValueError(f"config key 'lora.target_modules' {list(lora_cfg['target_modules'])}: "
+                         f"{str(exc).splitlines()[0]}") from None
+
+
+def save_adapter(model: PeftModel, adapter_dir: str | Path, base_dir: str | Path) -> Path:
+    """``save_pretrained`` + base path relative to the adapter directory."""
+    adapter_dir = Path(adapter_dir)
+    model.save_pretrained(str(adapter_dir))
+    cfg_path = adapter_dir / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["base_model_name_or_path"] = os.path.relpath(Path(base_dir).resolve(), adapter_dir.resolve())
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    return adapter_dir
+
+
+def evaluate(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[str, Any]:
+    """Per-lead-token val NLL of the base (adapter disabled) and of base + adapter."""
+    with model.disable_adapter():
+        base_nll, n_tokens = mean_nll(model, val_set, batch_size)
+    adapter_nll, _ = mean_nll(model, val_set, batch_size)
+    return {
+        "val_windows": len(val_set),
+        "val_tokens": n_tokens,
+        "chance_nll": CHANCE_NLL,
+        "base_nll": base_nll,
+        "adapter_nll": adapter_nll,
+        "improvement": base_nll - adapter_nll,
+        "improvement_pct": 100.0 * (base_nll - adapter_nll) / base_nll,
+    }
+
+
+def train_lora(
+    base_dir: str | Path,
+    train_npz: str | Path,
+    val_npz: str | Path,
+    lora_cfg: Mapping[str, Any],
+    seed: int,
+    adapter_dir: str | Path,
+    log_csv: str | Path,
+    plot_png: str | Path,
+    eval_json: str | Path,
+    device: torch.device | str | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> FitResult:
+    """LoRA on target windows with early stopping on target val; write adapter, log, plot, eval.json.
+
+    Only the best-val adapter is kept. The resume state lives in ``<adapter_dir>/../checkpoint``.
+    """
+    quiet_libraries()
+    device = torch.device(device) if device is not None else pick_device()
+    train_set, val_set = WindowSet.load(train_npz), WindowSet.load(val_npz)
+    model = wrap(load_base(base_dir, device), lora_cfg, seed)
+    settings = TrainSettings.from_config(lora_cfg)
+    checkpoint_dir = Path(adapter_dir).parent / "checkpoint"
+    # The base's identity includes its weights file's size and mtime: a retrained base at the
+    # same path must not resume an adapter checkpoint made for the old one.
+    weights = Path(base_dir) / BASE_WEIGHTS
+    stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
+    fingerprint = config_hash({"lora": dict(lora_cfg), "base": str(Path(base_dir).resolve()), "weights": stamp})
+    result = fit(model, train_set, val_set, settings, seed, checkpoint_dir, fingerprint, desc="lora", on_step=on_step)
+    report = evaluate(model, val_set, settings.batch_size)
+    report.update(best_step=result.best_step, steps=result.steps, stopped_early=result.stopped_early,
+                  trainable_params=result.trainable_params, best_val_subset=result.best_val)
+    log.info("lora: val NLL base %.4f -> adapter %.4f (improvement %.4f nats, chance %.4f)",
+             report["base_nll"], report["adapter_nll"], report["improvement"], CHANCE_NLL)
+    save_adapter(model, adapter_dir, base_dir)
+    write_log(result.rows, log_csv)
+    loss_curve(result.rows, plot_png,
+               title=f"LoRA (val NLL base {report['base_nll']:.3f} -> adapter {report['adapter_nll']:.3f})")
+    Path(eval_json).write_text(json.dumps(report, indent=2) + "\n")
+    clear_checkpoint(checkpoint_dir)
+    return result
