@@ -1,0 +1,175 @@
+"""Tokenize: pieces.tsv -> per (source, split) window sets for one ``split_pitch``.
+
+Per piece: roles (notes <= split_pitch condition, the rest lead), time-aligned windows of W s
+every H s, ``BOS cond SEP lead EOS`` examples. Windows with too few lead or conditioning notes
+are skipped and counted. Train windows are stored in 12 keys (``data.transpose`` range; a shift
+that pushes a pitch out of 0-127 is skipped and counted); val/test are stored untransposed.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import tokens
+from .ingest import SPLITS, read_pieces, write_tsv
+from .midi_io import load_notes, split_roles
+from .tokens import Note
+from .windows import WindowSet, build_example, encode_window, window_starts
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("corpus", "target")
+INDEX_COLUMNS = ("piece_id", "window_start", "transpose", "cond_tokens", "lead_tokens", "length")
+SKIP_REASONS = ("few_lead_notes", "few_cond_notes", "transpose_out_of_range")
+_SLACK = 0.02  # seconds: pre-selection margin around a window; encode_window selects exactly
+
+
+@dataclass
+class PieceResult:
+    """Examples of one piece (in window order, then transposition) and what was skipped."""
+
+    sequences: list[np.ndarray] = field(default_factory=list)
+    sep_pos: list[int] = field(default_factory=list)
+    index: list[tuple] = field(default_factory=list)  # INDEX_COLUMNS without piece_id
+    windows: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    truncated: Counter = field(default_factory=Counter)
+
+
+def shifts(data_cfg: Mapping[str, Any], split: str) -> list[int]:
+    """Transpositions for a split: the configured inclusive range on train, 0 elsewhere."""
+    if split != "train":
+        return [0]
+    lo, hi = data_cfg["transpose"]
+    return list(range(lo, hi + 1))
+
+
+def _window(notes: Sequence[Note], starts: Sequence[float], start: float, seconds: float) -> list[int]:
+    # Bisect to a small superset so each window costs O(its notes), not O(piece).
+    lo = bisect.bisect_left(starts, start - _SLACK)
+    hi = bisect.bisect_left(starts, start + seconds + _SLACK)
+    return encode_window(notes[lo:hi], start, seconds)
+
+
+def _note_count(toks: Sequence[int]) -> int:
+    return sum(1 for t in toks if tokens.is_note_on(t))
+
+
+def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg: Mapping[str, Any]) -> PieceResult:
+    """All examples of one piece for ``data_cfg`` (split_pitch, windows, caps, transpose)."""
+    cond, lead = split_roles(notes, data_cfg["split_pitch"])
+    cond_starts = [n.start for n in cond]
+    lead_starts = [n.start for n in lead]
+    seconds = data_cfg["window_seconds"]
+    out = PieceResult()
+    for start in window_starts(duration, seconds, data_cfg["hop_seconds"]):
+        lead_toks = _window(lead, lead_starts, start, seconds)
+        if _note_count(lead_toks) < data_cfg["min_lead_notes"]:
+            out.skipped["few_lead_notes"] += 1
+            continue
+        cond_toks = _window(cond, cond_starts, start, seconds)
+        if _note_count(cond_toks) < data_cfg["min_cond_notes"]:
+            out.skipped["few_cond_notes"] += 1
+            continue
+        out.windows += 1
+        for shift in shifts(data_cfg, split):
+            c = tokens.transpose_tokens(cond_toks, shift)
+            ld = tokens.transpose_tokens(lead_toks, shift)
+            if c is None or ld is None:
+                out.skipped["transpose_out_of_range"] += 1
+                continue
+            seq, sep = build_example(c, ld, data_cfg["max_cond_tokens"], data_cfg["max_sequence"])
+            if len(c) > data_cfg["max_cond_tokens"]:
+                out.truncated["cond_capped"] += 1
+            if len(c[: data_cfg["max_cond_tokens"]]) + len(ld) + 3 > data_cfg["max_sequence"]:
+                out.truncated["sequence_capped"] += 1
+            out.sequences.append(seq)
+            out.sep_pos.append(sep)
+            out.index.append((start, shift, len(c), len(ld), len(seq)))
+    return out
+
+
+_CFG: dict[str, Any] = {}
+
+
+def _init_worker(data_cfg: Mapping[str, Any]) -> None:
+    _CFG.clear()
+    _CFG.update(data_cfg)
+
+
+def _piece_job(row: Mapping[str, Any]) -> PieceResult:
+    return piece_examples(load_notes(row["path"]), row["seconds"], row["split"], _CFG)
+
+
+def _percentiles(lengths: np.ndarray) -> dict[str, float]:
+    if not len(lengths):
+        return {}
+    p50, p90, p99 = np.percentile(lengths, [50, 90, 99])
+    return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "max": int(lengths.max())}
+
+
+def build_dataset(
+    pieces: Sequence[Mapping[str, Any]], out_dir: str | Path, data_cfg: Mapping[str, Any], threads: int = 1
+) -> dict[str, Any]:
+    """Write ``{source}_{split}.npz`` + ``.index.tsv`` for all 6 sets and ``dataset_summary.json``.
+
+    Pieces are processed in piece_id order (parallel over pieces), so output is deterministic.
+    Returns the summary.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = sorted(pieces, key=lambda r: r["piece_id"])
+    if threads > 1 and len(rows) > 1:
+        with Pool(min(threads, len(rows)), initializer=_init_worker, initargs=(dict(data_cfg),)) as pool:
+            results = list(pool.imap(_piece_job, rows, chunksize=1))
+    else:
+        _init_worker(data_cfg)
+        results = [_piece_job(r) for r in rows]
+
+    summary: dict[str, Any] = {
+        "split_pitch": data_cfg["split_pitch"],
+        "window_seconds": data_cfg["window_seconds"],
+        "hop_seconds": data_cfg["hop_seconds"],
+        "transpose": list(data_cfg["transpose"]),
+        "pieces": {}, "windows": {}, "examples": {}, "tokens": {}, "length_percentiles": {},
+        "skipped": dict.fromkeys(SKIP_REASONS, 0),
+        "truncated": {"cond_capped": 0, "sequence_capped": 0},
+    }
+    for result in results:
+        for reason, n in result.skipped.items():
+            summary["skipped"][reason] += n
+        for reason, n in result.truncated.items():
+            summary["truncated"][reason] += n
+    for source in SOURCES:
+        for section in ("pieces", "windows", "examples", "tokens", "length_percentiles"):
+            summary[section][source] = {}
+        for split in SPLITS:
+            chosen = [(r, res) for r, res in zip(rows, results) if r["source"] == source and r["split"] == split]
+            sequences = [s for _, res in chosen for s in res.sequences]
+            ws = WindowSet.from_sequences(sequences, [p for _, res in chosen for p in res.sep_pos])
+            name = f"{source}_{split}"
+            ws.save(out_dir / f"{name}.npz")
+            write_tsv(out_dir / f"{name}.index.tsv", INDEX_COLUMNS,
+                      ((r["piece_id"], *entry) for r, res in chosen for entry in res.index))
+            summary["pieces"][source][split] = len(chosen)
+            summary["windows"][source][split] = sum(res.windows for _, res in chosen)
+            summary["examples"][source][split] = len(ws)
+            summary["tokens"][source][split] = int(len(ws.tokens))
+            summary["length_percentiles"][source][split] = _percentiles(ws.lengths())
+    (out_dir / "dataset_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("split_pitch %s: examples %s, skipped %s", data_cfg["split_pitch"], summary["examples"], summary["skipped"])
+    return summary
+
+
+def tokenize(pieces_tsv: str | Path, out_dir: str | Path, data_cfg: Mapping[str, Any], threads: int = 1) -> dict[str, Any]:
+    """Rule tokenize: read pieces.tsv and build the data set of one split_pitch."""
+    return build_dataset(read_pieces(pieces_tsv), out_dir, data_cfg, threads)
