@@ -1,4 +1,4 @@
-# Shared by every rule file: config validation, sweep patterns and input functions.
+# Shared by every rule file (config validation, sweep patterns, input functions). No rules here (snakemake --lint).
 import sys
 from pathlib import Path
 
