@@ -1,0 +1,384 @@
+"""Conditioned solo generation, window by window, with a KV cache (DESIGN §2-§3).
+
+Layers, from the inside out (each usable on its own, e.g. by the real-time server):
+
+* :func:`generate_window` - one window's lead for a batch of samples: prefill the prompt
+  ``BOS cond[:primer_max_tokens] SEP`` once (batch 1, then the cache is repeated for the batch),
+  then one token per step through the KV cache, under the grammar mask of
+  :mod:`jazz_solo.sampling`, until EOS / the window's time budget / ``max_new_tokens``.
+  Samples that finish are dropped from the batch (and from the cache).
+* :class:`SoloGenerator` - a session over one conditioning stream: keeps each sample's solo so
+  far, its generator and the cursor (how far the solo is written); :meth:`SoloGenerator.next_window`
+  writes the next window. With ``continuity_tokens > 0`` the window's origin moves back by ``d``
+  seconds (one ``d`` for the whole batch, at most half a window) and each sample's solo notes of
+  ``[cursor - d, cursor)`` are re-encoded from that origin and *forced* as the start of its lead.
+  Conditioning and lead then share one clock exactly as in training, and the sampled part starts at
+  the cursor, so no timing drifts; the hop is ``W - d``.
+* :func:`generate_piece` - a whole conditioning part, window after window, stitched into one solo
+  by absolute times; :func:`run_generate` - the pipeline stage (pieces.tsv -> MIDI + samples.jsonl).
+
+Every time on the way is an integer tick of the 10 ms grid, so window edges never drift.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import LlamaForCausalLM
+
+from . import tokens as T
+from . import windows
+from .midi_io import load_notes, split_roles, write_midi
+from .sampling import GrammarState, make_generators, process_logits, sample, sample_seed
+from .tokens import Note
+
+log = logging.getLogger(__name__)
+
+# transformers 5 names the KV cache argument/output `cache` (`past_key_values` is a deprecated alias
+# that warns); older releases only know `past_key_values`.
+_CACHE_KW = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
+
+
+def _forward(model: torch.nn.Module, input_ids: torch.Tensor, cache: Any, **kwargs: Any) -> tuple[torch.Tensor, Any]:
+    """(last-position logits as float32 on CPU, updated cache)."""
+    out = model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{_CACHE_KW: cache}, **kwargs)
+    return out.logits[:, -1].float().cpu(), getattr(out, _CACHE_KW)
+
+
+@dataclass(frozen=True)
+class GenSettings:
+    """Everything generation needs besides the model (from ``generate:`` and ``data:`` config)."""
+
+    window_seconds: float = 8.0
+    primer_max_tokens: int = 256
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    continuity_tokens: int = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "GenSettings":
+        """From a (resolved) config: ``generate`` section + ``data.window_seconds``."""
+        g = config["generate"]
+        return cls(
+            window_seconds=float(config["data"]["window_seconds"]),
+            primer_max_tokens=int(g["primer_max_tokens"]),
+            temperature=float(g["temperature"]),
+            top_k=int(g["top_k"]),
+            top_p=float(g["top_p"]),
+            max_new_tokens=int(g["max_new_tokens"]),
+            continuity_tokens=int(g.get("continuity_tokens", 0)),
+        )
+
+    @property
+    def window_ticks(self) -> int:
+        return T.to_tick(self.window_seconds)
+
+
+@dataclass
+class WindowOutput:
+    """One window's result for a batch. ``lead[i]`` is sample i's whole lead stream after SEP:
+    forced prefix + sampled tokens + the closing a training example has (shift to the window
+    end and NOTE_OFFs, only if notes still sound), ending in EOS."""
+
+    lead: list[list[int]]
+    prefix_len: list[int]
+    sampled: list[int]      # tokens drawn from the model per sample
+    finish: list[str]       # "eos" | "time" | "length" per sample
+    prompt_tokens: int
+    budget_ticks: int
+
+
+StepCallback = Callable[[torch.Tensor, torch.Tensor], None]
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.inference_mode()
+def generate_window(
+    model: torch.nn.Module,
+    cond_tokens: Sequence[int],
+    settings: GenSettings,
+    generators: Sequence[torch.Generator],
+    prefixes: Sequence[Sequence[int]] | None = None,
+    budget_ticks: int | None = None,
+    callback: StepCallback | None = None,
+) -> WindowOutput:
+    """Sample one window's lead for ``len(generators)`` samples sharing one conditioning.
+
+    ``prefixes[i]``: lead tokens forced at the start of sample i (continuity tail; must be legal
+    and shorter than the budget). ``budget_ticks``: the window length on the 10 ms grid (default
+    ``settings.window_ticks``; shorter for a piece's last window). ``callback(rows, tokens)`` is
+    called after every step with the sample indices and the tokens just recorded (streaming, and
+    time-to-first-note measurement).
+    """
+    batch = len(generators)
+    budget = settings.window_ticks if budget_ticks is None else int(budget_ticks)
+    forced = [list(p) for p in prefixes] if prefixes is not None else [[] for _ in range(batch)]
+    prompt = windows.prompt(list(cond_tokens), settings.primer_max_tokens)
+    device = _device(model)
+    state = GrammarState(batch, budget)
+    records: list[list[int]] = [[] for _ in range(batch)]
+    sampled = [0] * batch
+    finish = [""] * batch
+
+    # Prefill once: the prompt is the same for the whole batch, so no padding is needed.
+    logits, cache = _forward(model, torch.tensor([prompt], device=device), None)
+    if batch > 1:
+        cache.batch_repeat_interleave(batch)
+    logits = logits.expand(batch, -1)
+    active = list(range(batch))
+    while active:
+        rows = torch.tensor(active)
+        toks = torch.empty(len(active), dtype=torch.long)
+        free = [i for i, r in enumerate(active) if len(records[r]) >= len(forced[r])]
+        for i, r in enumerate(active):
+            if len(records[r]) < len(forced[r]):
+                toks[i] = forced[r][len(records[r])]
+        if free:
+            free_t = torch.tensor(free)
+            probs = process_logits(
+                logits[free_t], state.allowed(rows[free_t]), settings.temperature, settings.top_k, settings.top_p
+            )
+            toks[free_t] = sample(probs, [generators[active[i]] for i in free])
+        rec = state.advance(toks, rows)
+        if callback is not None:
+            callback(rows, rec)
+        keep = []
+        for i, r in enumerate(active):
+            tok = int(rec[i])
+            records[r].append(tok)
+            is_free = len(records[r]) > len(forced[r])
+            sampled[r] += int(is_free)
+            if tok == T.EOS:
+                finish[r] = "eos"
+                records[r].pop()  # re-added with the closing below
+            elif bool(state.done[r]):
+                finish[r] = "time"
+            elif sampled[r] >= settings.max_new_tokens:
+                finish[r] = "length"
+            else:
+                keep.append(i)
+        if not keep:
+            break
+        if len(keep) < len(active):
+            cache.batch_select_indices(torch.tensor(keep, device=device))
+            active = [active[i] for i in keep]
+            rec = rec[keep]
+        logits, cache = _forward(model, rec.unsqueeze(1).to(device), cache)
+    lead = [records[r] + state.closing_tokens(r) for r in range(batch)]
+    return WindowOutput(lead, [len(f) for f in forced], sampled, finish, len(prompt), budget)
+
+
+@dataclass
+class SoloGenerator:
+    """A generation session: ``len(seeds)`` solos over one conditioning stream, window by window.
+
+    ``solos[i]`` holds sample i's notes so far (absolute seconds); ``cursor`` is the tick up to
+    which they are written. Call :meth:`next_window` with the conditioning notes known so far
+    (absolute times; only those with onset in the window are used) to write the next window.
+    """
+
+    model: torch.nn.Module
+    settings: GenSettings
+    seeds: Sequence[int]
+    cursor: int = 0
+    solos: list[list[Note]] = field(default_factory=list)
+    streams: list[list[int]] = field(default_factory=list)  # recorded lead tokens, all windows
+    sampled: list[int] = field(default_factory=list)
+    prompt_tokens: int = 0
+    window_log: list[tuple[int, int]] = field(default_factory=list)  # (origin, end) ticks
+
+    def __post_init__(self) -> None:
+        n = len(self.seeds)
+        self.generators = make_generators(self.seeds)
+        self.solos = self.solos or [[] for _ in range(n)]
+        self.streams = self.streams or [[] for _ in range(n)]
+        self.sampled = self.sampled or [0] * n
+
+    def _tail(self, sample_index: int, origin: int) -> list[int]:
+        """Sample's solo notes of [origin, cursor) as lead tokens timed from ``origin``, ending at the cursor."""
+        notes = [n for n in self.solos[sample_index] if T.to_tick(n.start) >= origin]
+        toks = T.encode_notes(notes, origin / T.TICKS_PER_SECOND, self.cursor / T.TICKS_PER_SECOND)
+        ticks = sum(t - T.TIME_SHIFT + 1 for t in toks if T.is_time_shift(t))
+        return toks + T.time_shift_tokens(self.cursor - origin - ticks)
+
+    def plan(self) -> tuple[int, list[list[int]]]:
+        """The next window's origin tick and each sample's forced tail (empty without continuity).
+
+        The tail length ``d`` is shared by the batch (so the conditioning prompt is too): the
+        longest, at most half a window, whose tail fits ``continuity_tokens`` for every sample.
+        """
+        limit = self.settings.continuity_tokens
+        if limit <= 0 or self.cursor == 0:
+            return self.cursor, [[] for _ in self.seeds]
+        lo, hi = 0, min(self.settings.window_ticks // 2, self.cursor)
+        fits = lambda d: all(len(self._tail(i, self.cursor - d)) <= limit for i in range(len(self.seeds)))  # noqa: E731
+        while lo < hi:  # largest d that fits (tail length grows with d)
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+        origin = self.cursor - lo
+        return origin, [self._tail(i, origin) if lo else [] for i in range(len(self.seeds))]
+
+    def next_window(
+        self, cond_notes: Sequence[Note], until: float | None = None, callback: StepCallback | None = None
+    ) -> list[list[Note]]:
+        """Write the solo from the cursor to the next window's end (capped at ``until`` seconds).
+
+        Returns each sample's new notes (absolute seconds); they are also appended to ``solos``.
+        """
+        origin, prefixes = self.plan()
+        end = origin + self.settings.window_ticks
+        if until is not None:
+            end = min(end, T.to_tick(until))
+        if end <= self.cursor:
+            raise ValueError(f"nothing left to generate: cursor {self.cursor / 100:.2f} s >= end {end / 100:.2f} s")
+        start_s = origin / T.TICKS_PER_SECOND
+        cond = windows.encode_window(cond_notes, start_s, self.settings.window_seconds)
+        out = generate_window(
+            self.model, cond, self.settings, self.generators, prefixes, end - origin, callback=callback
+        )
+        new_notes = []
+        for i, lead in enumerate(out.lead):
+            notes = T.decode_tokens(lead, start_s, end / T.TICKS_PER_SECOND)
+            fresh = [n for n in notes if T.to_tick(n.start) >= self.cursor]  # the tail's notes are already in
+            self.solos[i].extend(fresh)
+            self.streams[i].extend(lead[out.prefix_len[i] :])
+            self.sampled[i] += out.sampled[i]
+            new_notes.append(fresh)
+        self.prompt_tokens += out.prompt_tokens
+        self.window_log.append((origin, end))
+        self.cursor = end
+        return new_notes
+
+    def run(self, cond_notes: Sequence[Note], seconds: float) -> list[list[Note]]:
+        """Generate until the cursor reaches ``seconds``; returns the solos."""
+        while self.cursor < T.to_tick(seconds):
+            self.next_window(cond_notes, until=seconds)
+        return self.solos
+
+
+def conditioning_part(notes: Sequence[Note], split_pitch: int, max_seconds: float | None) -> tuple[list[Note], float]:
+    """(conditioning notes, seconds to generate): notes <= split_pitch with onset before the cap;
+    the length is the last conditioning note's end, capped at ``max_seconds``."""
+    cond, _ = split_roles(notes, split_pitch)
+    if max_seconds is not None:
+        cond = [n for n in cond if n.start < max_seconds]
+    if not cond:
+        return [], 0.0
+    seconds = max(n.end for n in cond)
+    return cond, (min(seconds, float(max_seconds)) if max_seconds is not None else seconds)
+
+
+@dataclass
+class PieceResult:
+    solos: list[list[Note]]
+    seeds: list[int]
+    seconds: float
+    prompt_tokens: int
+    new_tokens: list[int]
+    grammar_errors: list[dict[str, int]]
+    wall_s: float
+
+
+def generate_piece(
+    model: torch.nn.Module, cond_notes: Sequence[Note], seconds: float, settings: GenSettings, seeds: Sequence[int]
+) -> PieceResult:
+    """All samples of one piece as one batch, window after window, stitched by absolute time."""
+    t0 = time.perf_counter()
+    session = SoloGenerator(model, settings, list(seeds))
+    session.run(cond_notes, seconds)
+    wall = time.perf_counter() - t0
+    errors = []
+    for stream in session.streams:  # one window's stream ends in EOS: count window by window
+        total: dict[str, int] = {}
+        start = 0
+        for j, tok in enumerate(stream):
+            if tok == T.EOS:
+                for k, v in T.count_grammar_errors(stream[start:j]).items():
+                    total[k] = total.get(k, 0) + v
+                start = j + 1
+        errors.append(total)
+    return PieceResult(
+        session.solos, list(seeds), seconds, session.prompt_tokens, list(session.sampled), errors, wall
+    )
+
+
+def held_out_pieces(pieces_tsv: str | Path, num_pieces: int) -> list[dict[str, str]]:
+    """Rows of pieces.tsv with source=target, split=test, sorted by piece_id, the first ``num_pieces``."""
+    import pandas as pd
+
+    table = pd.read_csv(pieces_tsv, sep="\t", dtype=str, keep_default_na=False)
+    missing = {"piece_id", "path", "source", "split"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{pieces_tsv}: missing columns {sorted(missing)}")
+    rows = table[(table["source"] == "target") & (table["split"] == "test")].sort_values("piece_id")
+    return rows.head(int(num_pieces)).to_dict("records")
+
+
+def write_sample(path: Path, cond_notes: Sequence[Note], solo: Sequence[Note]) -> tuple[Path, Path]:
+    """``path`` (tracks "comping" + "solo") and ``path`` with suffix ``.solo.mid`` (solo only)."""
+    solo_path = path.with_name(path.name[: -len(path.suffix)] + ".solo" + path.suffix)
+    write_midi(path, {"comping": cond_notes, "solo": solo})
+    write_midi(solo_path, {"solo": solo})
+    return path, solo_path
+
+
+def run_generate(
+    adapter_dir: str | Path,
+    pieces_tsv: str | Path,
+    samples_dir: str | Path,
+    jsonl_path: str | Path,
+    gen_cfg: Mapping[str, Any],
+    data_cfg: Mapping[str, Any],
+    device: str | torch.device | None = None,
+) -> list[dict[str, Any]]:
+    """The ``generate`` stage: every test piece x num_samples -> two MIDI files + one JSON line each."""
+    from .model import load_for_inference, pick_device
+
+    settings = GenSettings.from_config({"generate": gen_cfg, "data": data_cfg})
+    device = device or pick_device()
+    model = load_for_inference(adapter_dir, device=device)
+    pieces = held_out_pieces(pieces_tsv, gen_cfg["num_pieces"])
+    if not pieces:
+        raise ValueError(f"{pieces_tsv}: no target test pieces to condition on")
+    samples_dir = Path(samples_dir)
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for p_index, row in enumerate(pieces):
+        cond, seconds = conditioning_part(load_notes(row["path"]), int(data_cfg["split_pitch"]), gen_cfg["max_seconds"])
+        if not cond:
+            log.warning("%s: no conditioning notes <= split_pitch %s, skipped", row["path"], data_cfg["split_pitch"])
+            continue
+        seeds = [sample_seed(gen_cfg["seed"], p_index, k) for k in range(int(gen_cfg["num_samples"]))]
+        res = generate_piece(model, cond, seconds, settings, seeds)
+        log.info("%s: %d samples, %.1f s of music in %.1f s", row["piece_id"], len(seeds), seconds, res.wall_s)
+        for k, solo in enumerate(res.solos):
+            midi, solo_midi = write_sample(samples_dir / f"{row['piece_id']}_s{k}.mid", cond, solo)
+            lines.append(
+                {
+                    "piece_id": row["piece_id"],
+                    "sample": k,
+                    "seed": seeds[k],
+                    "midi": str(midi),
+                    "solo_midi": str(solo_midi),
+                    "prompt_tokens": res.prompt_tokens,
+                    "new_tokens": res.new_tokens[k],
+                    "seconds": round(seconds, 3),
+                    "wall_s": round(res.wall_s / len(seeds), 3),  # the batch's time, shared out
+                    "grammar_errors": res.grammar_errors[k],
+                    "lead_notes": len(solo),
+                }
+            )
+    Path(jsonl_path).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return lines

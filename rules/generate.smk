@@ -1,0 +1,30 @@
+# Generation: for each candidate (data/train/gen settings), every held-out target piece's
+# conditioning hand is windowed as in training and a solo is sampled window by window
+# (KV cache, grammar mask, num_samples per piece as one batch). DESIGN §2-§3.
+include: "generate_functions.smk"
+
+
+rule generate:
+    input:
+        adapter=gen_adapter_dir,
+        pieces=f"{DATA_DIR}/pieces.tsv",
+    output:
+        samples=directory(f"{GEN_DIR}/samples"),
+        jsonl=f"{GEN_DIR}/samples.jsonl",
+    params:
+        generate=gen_settings,
+        data=gen_window_settings,
+    log:
+        f"{RESULTS}/logs/generate/{GEN_PATTERN}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/generate/{GEN_PATTERN}.tsv"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        "../envs/generate.yaml"
+    script:
+        "../workflow_scripts/generate.py"
+
+
+FINAL_TARGETS.extend(f"{RESULTS}/gen/{inst}/samples.jsonl" for inst in instances("gen"))

@@ -1,0 +1,24 @@
+"""Rule generate: adapter + held-out pieces -> samples/*.mid + samples.jsonl (thin adapter)."""
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the jazz_solo package, also in conda envs
+import torch  # noqa: E402
+
+from jazz_solo.generate import run_generate  # noqa: E402
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+torch.set_num_threads(snakemake.threads)
+try:
+    run_generate(
+        snakemake.input.adapter,
+        snakemake.input.pieces,
+        snakemake.output.samples,
+        snakemake.output.jsonl,
+        snakemake.params.generate,
+        snakemake.params.data,
+    )
+except ValueError as exc:  # bad input (e.g. an unreadable test piece): one line, also in the log
+    logging.error("%s", exc)
+    sys.exit(f"jazz-solo generate: {exc}")
