@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import itertools
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,13 +49,23 @@ def _folder_name(path: Path) -> str:
     return path.resolve().name  # "." and trailing slashes still give a real name
 
 
+def _fixed_prefix(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard component."""
+    parts = Path(pattern).parts
+    fixed = list(itertools.takewhile(lambda p: not glob.has_magic(p), parts))
+    return Path(*fixed) if fixed else Path(".")
+
+
 def expand_entry(entry: str, key_name: str) -> list[tuple[str, str, str]]:
     """(path, key, artist) of every MIDI file a config entry names; ValueError if none.
 
     Artist: a folder whose files sit >= 2 levels down (``Artist/Album/Title``) is a collection
     of artists, so the first component below it; otherwise the folder itself is the artist.
+    A file matched by a glob: the first component below the glob's fixed prefix (``root/*/*.mid``
+    -> the folder matched by the first ``*``), or the prefix folder itself when directly in it.
     """
-    matches = sorted(glob.glob(entry, recursive=True)) if glob.has_magic(entry) else [entry]
+    magic = glob.has_magic(entry)
+    matches = sorted(glob.glob(entry, recursive=True)) if magic else [entry]
     found: list[tuple[str, str, str]] = []
     for match in map(Path, matches):
         if match.is_dir():
@@ -65,8 +77,13 @@ def expand_entry(entry: str, key_name: str) -> list[tuple[str, str, str]]:
                     name = _folder_name(match)
                     found.append((str(f), f"{name}/{rel.as_posix()}", name))
         elif _is_midi(match):
-            name = _folder_name(match.parent)
-            found.append((str(match), f"{name}/{match.name}", name))
+            root = _fixed_prefix(entry) if magic else match.parent
+            rel = Path(os.path.relpath(match, root))
+            if len(rel.parts) >= 2 and rel.parts[0] != "..":
+                found.append((str(match), rel.as_posix(), rel.parts[0]))
+            else:
+                name = _folder_name(match.parent)
+                found.append((str(match), f"{name}/{match.name}", name))
     if not found:
         raise ValueError(f"config key '{key_name}': '{entry}' matches no .mid/.midi files")
     return found

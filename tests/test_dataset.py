@@ -1,0 +1,132 @@
+"""Tokenize: windows per split, transpositions on train only, no leakage, skip counts, summary."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from jazz_solo import tokens
+from jazz_solo.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+from jazz_solo.dataset import build_dataset, piece_examples
+from jazz_solo.ingest import ingest, read_pieces
+from jazz_solo.midi_io import write_midi
+from jazz_solo.tokens import Note
+from jazz_solo.windows import WindowSet
+
+from conftest import comping_and_lead
+
+DATA = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())["data"]
+RATIOS = {"train": 0.6, "val": 0.2, "test": 0.2}
+SETS = [f"{source}_{split}" for source in ("corpus", "target") for split in ("train", "val", "test")]
+
+
+def read_index(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    for i in range(8):
+        write_midi(tmp_path / "lib" / "Corp" / f"c{i}.mid", {"piano": comping_and_lead(14.0 + i, seed=i)})
+    for i in range(5):
+        write_midi(tmp_path / "lib" / "Targ" / f"t{i}.mid", {"piano": comping_and_lead(12.0 + i, seed=100 + i)})
+    ingest([str(tmp_path / "lib")], [str(tmp_path / "lib" / "Targ")], RATIOS, 3, tmp_path / "pieces.tsv",
+           tmp_path / "q.tsv")
+    build_dataset(read_pieces(tmp_path / "pieces.tsv"), tmp_path / "out", DATA, threads=2)
+    return tmp_path
+
+
+def test_no_leakage_and_transpositions_on_train_only(dataset):
+    out = dataset / "out"
+    owner: dict[str, str] = {}
+    for name in SETS:
+        split = name.split("_")[1]
+        index = read_index(out / f"{name}.index.tsv")
+        ws = WindowSet.load(out / f"{name}.npz")
+        assert len(ws) == len(index)
+        for row in index:
+            assert owner.setdefault(row["piece_id"], split) == split  # a piece lives in one split only
+        shifts = {int(r["transpose"]) for r in index}
+        if split == "train":
+            assert shifts == set(range(DATA["transpose"][0], DATA["transpose"][1] + 1))
+        else:
+            assert shifts <= {0}
+    pieces = read_pieces(dataset / "pieces.tsv")
+    assert {p["piece_id"]: p["split"] for p in pieces if p["piece_id"] in owner} == owner
+    assert {p["split"] for p in pieces if p["source"] == "target"} == {"train", "val", "test"}
+
+
+def test_examples_are_bos_cond_sep_lead_eos(dataset):
+    out = dataset / "out"
+    ws = WindowSet.load(out / "target_test.npz")
+    index = read_index(out / "target_test.index.tsv")
+    assert len(ws) > 0
+    for i, row in enumerate(index):
+        seq = ws[i].tolist()
+        sep = int(ws.sep_pos[i])
+        assert seq[0] == tokens.BOS and seq[sep] == tokens.SEP and seq[-1] == tokens.EOS
+        assert sep - 1 == min(int(row["cond_tokens"]), DATA["max_cond_tokens"])
+        assert len(seq) == int(row["length"])
+        lead = tokens.decode_tokens(seq[sep + 1 :], end=DATA["window_seconds"])
+        assert lead and min(n.pitch for n in lead) > DATA["split_pitch"]
+        assert max(n.pitch for n in tokens.decode_tokens(seq[1:sep])) <= DATA["split_pitch"]
+
+
+def test_summary_counts_match_files(dataset):
+    out = dataset / "out"
+    summary = json.loads((out / "dataset_summary.json").read_text())
+    for name in SETS:
+        source, split = name.split("_")
+        ws = WindowSet.load(out / f"{name}.npz")
+        assert summary["examples"][source][split] == len(ws)
+        assert summary["tokens"][source][split] == len(ws.tokens)
+        factor = 12 if split == "train" else 1
+        assert summary["examples"][source][split] == factor * summary["windows"][source][split]
+    assert set(summary["skipped"]) == {"few_lead_notes", "few_cond_notes", "transpose_out_of_range"}
+
+
+def test_parallel_equals_serial(dataset):
+    build_dataset(read_pieces(dataset / "pieces.tsv"), dataset / "serial", DATA, threads=1)
+    for name in SETS:
+        a, b = WindowSet.load(dataset / "out" / f"{name}.npz"), WindowSet.load(dataset / "serial" / f"{name}.npz")
+        assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.offsets, b.offsets)
+        assert (dataset / "out" / f"{name}.index.tsv").read_text() == (dataset / "serial" / f"{name}.index.tsv").read_text()
+
+
+def test_skip_reasons_are_counted():
+    lead_only = [Note(0.5 * i, 0.5 * i + 0.4, 72, 80) for i in range(16)]  # 8 s of lead, no comping
+    result = piece_examples(lead_only, 8.0, "val", DATA)
+    assert result.windows == 0 and result.skipped["few_cond_notes"] == 1
+    sparse = [Note(0.0, 1.0, 48, 80), Note(0.0, 1.0, 72, 80)]  # one lead note < min_lead_notes
+    assert piece_examples(sparse, 8.0, "val", DATA).skipped["few_lead_notes"] == 1
+    high = [Note(0.0, 1.0, 48, 80), Note(0.5, 1.0, 125, 80), Note(1.0, 2.0, 124, 80)]
+    result = piece_examples(high, 8.0, "train", DATA)  # +3..+6 push 125 past 127
+    assert result.skipped["transpose_out_of_range"] == 4 and len(result.sequences) == 8
+
+
+def test_snakemake_data_stage_on_tiny_config(tmp_path):
+    """The real rules (ingest + tokenize) on a few files: outputs exist and match the contract."""
+    for i in range(4):
+        write_midi(tmp_path / "midi" / "Corp" / f"c{i}.mid", {"piano": comping_and_lead(12.0, seed=i)})
+        write_midi(tmp_path / "midi" / "Targ" / f"t{i}.mid", {"piano": comping_and_lead(12.0, seed=50 + i)})
+    config = {"data": {"corpus": ["midi/Corp"], "target": ["midi/Targ"]}, "sweep": {"split_pitch": [60, 64]}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    targets = [f"results/data/split_pitch~{sp}/dataset_summary.json" for sp in (60, 64)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--snakefile", str(PROJECT_ROOT / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(tmp_path / "tiny.yaml")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pieces = read_pieces(tmp_path / "results" / "data" / "pieces.tsv")
+    assert sorted(p["source"] for p in pieces) == ["corpus"] * 4 + ["target"] * 4
+    for sp in (60, 64):
+        summary = json.loads((tmp_path / "results" / "data" / f"split_pitch~{sp}" / "dataset_summary.json").read_text())
+        assert summary["split_pitch"] == sp and summary["examples"]["target"]["train"] > 0
