@@ -25,7 +25,7 @@ from typing import Any
 from . import __version__, metrics
 from .config import PROJECT_ROOT, config_hash
 from .midi_io import MidiError, load_notes, load_tracks, split_roles
-from .tokens import Note, to_tick
+from .tokens import Note
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,11 @@ def roles(path: str | Path, split_pitch: int) -> tuple[list[Note], list[Note]]:
     return split_roles(notes, split_pitch)
 
 
-def cap(notes: Iterable[Note], max_seconds: float | None) -> list[Note]:
-    """Notes whose 10-ms-grid onset is before ``max_seconds`` (from time 0), ends clipped there."""
+def cap(notes: Iterable[Note], max_seconds: float | None, clip: bool = True) -> list[Note]:
+    """Notes with onset before ``max_seconds`` (from time 0), their ends clipped there if ``clip``."""
     if max_seconds is None:
         return list(notes)
-    limit = to_tick(max_seconds)
-    return [n._replace(end=min(n.end, max_seconds)) for n in notes if to_tick(n.start) < limit]
+    return [n._replace(end=min(n.end, max_seconds)) if clip else n for n in notes if n.start < max_seconds]
 
 
 def score(
@@ -199,7 +198,9 @@ def build_reference(
     rows = []
     for piece_id, path in pieces:
         try:
-            cond, lead = split_roles(cap(load_notes(path), max_seconds), split_pitch)
+            cond, lead = split_roles(load_notes(path), split_pitch)
+            # as the generator does: the conditioning keeps its ringing ends, the solo stops at the cap
+            cond, lead = cap(cond, max_seconds, clip=False), cap(lead, max_seconds)
         except MidiError as exc:
             log.warning("reference: skipping %s", exc)
             rows.append({"piece_id": piece_id, "error": str(exc)})

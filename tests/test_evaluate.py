@@ -50,6 +50,7 @@ def test_roles_by_track_name_or_split_pitch(tmp_path):
 def test_cap_keeps_onsets_before_limit_and_clips_ends():
     notes = [Note(0, 2, 60, 80), Note(1.5, 3, 62, 80), Note(2.0, 3, 64, 80)]
     assert evaluate.cap(notes, 2.0) == [Note(0, 2, 60, 80), Note(1.5, 2.0, 62, 80)]
+    assert evaluate.cap(notes, 2.0, clip=False) == notes[:2]  # the conditioning keeps its ringing ends
     assert evaluate.cap(notes, None) == notes
 
 
