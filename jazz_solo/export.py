@@ -136,7 +136,48 @@ def archive(out: str | Path, members: Iterable[tuple[str | Path, str]]) -> Path:
             _add(tar, src, str(arcname))
             if src.is_dir():
                 for path in sorted(src.rglob("*")):
-                    _add(tar, path, str(Path(arcname) / path.relative_to(src)))
+                    if not path.name.startswith(".snakemake"):  # snakemake's directory() markers
+                        _add(tar, path, str(Path(arcname) / path.relative_to(src)))
     with open(out, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
         gz.write(buf.getvalue())
     return out
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def export_best(
+    config: Mapping[str, Any],
+    selection_json: str | Path,
+    adapter_dir: str | Path,
+    reval_metrics_json: str | Path,
+    reval_samples: str | Path,
+    reval_jsonl: str | Path,
+    leaderboard_files: Iterable[str | Path],
+    out: Mapping[str, str | Path],
+) -> dict[str, Any]:
+    """Write the bundle into ``out`` (keys adapter, base, bundle, best, archive) and return best.json.
+
+    ``config`` is the config resolved with the winner's wildcards.
+    """
+    selection = json.loads(Path(selection_json).read_text())
+    reval = json.loads(Path(reval_metrics_json).read_text())
+    adapter_out, base_out = Path(out["adapter"]), Path(out["base"])
+    copy_model(adapter_dir, adapter_out, base_out)
+    _write_json(Path(out["bundle"]), bundle(config, selection))
+    record = best_record(selection, reval, sha256(adapter_out / ADAPTER_WEIGHTS), config)
+    _write_json(Path(out["best"]), record)
+    members = [
+        (adapter_out, "best/adapter"),
+        (base_out, "best/base_model"),
+        (out["bundle"], "best/bundle.json"),
+        (out["best"], "best/best.json"),
+        (selection_json, "best/selection.json"),
+        (reval_metrics_json, "best/reval/metrics.json"),
+        (reval_jsonl, "best/reval/samples.jsonl"),
+        (reval_samples, "best/reval/samples"),
+        *((path, f"sweep/{Path(path).name}") for path in leaderboard_files),
+    ]
+    archive(out["archive"], members)
+    return record

@@ -88,8 +88,26 @@ def write(frame: pd.DataFrame, tsv: str | Path, md: str | Path | None = None) ->
     Path(tsv).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(tsv, sep="\t", index=False, float_format=FLOAT_FORMAT, na_rep="")
     if md is not None:
-        shown = frame.dropna(axis=1, how="all")
-        Path(md).write_text(shown.to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
+        Path(md).write_text(markdown(frame))
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """The leaderboard for people: rank, the parameters that vary, status and the ranking metrics
+    (the full candidate ids and every metric are in the TSV)."""
+    params = [p.name for p in sweep.PARAMS if p.name in frame and frame[p.name].nunique(dropna=False) > 1]
+    key = [select.REALISM, select.FIT_GAIN, select.DEAD_AIR, select.REPETITION, select.DENSITY, select.LEAD_NOTES]
+    shown = frame[["rank", *params, "status", "excluded", *(k for k in key if k in frame)]]
+    fixed = {p.name: frame[p.name].iloc[0] for p in sweep.PARAMS if p.name in frame and p.name not in params}
+    lines = [
+        "# Sweep leaderboard",
+        "",
+        f"{len(frame)} candidates, {int(frame['rank'].notna().sum())} eligible; rank 1 is selected.",
+        "Fixed for all candidates: " + (", ".join(f"{k}={v}" for k, v in fixed.items()) or "nothing") + ".",
+        "",
+        shown.to_markdown(index=False, floatfmt=".4g", missingval=""),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def gather(

@@ -30,7 +30,7 @@ DEAD_AIR = "avg_dead_air_ratio"
 REPETITION = "avg_repetition_4gram"
 DENSITY = "avg_note_density"
 LEAD_NOTES = "avg_lead_notes"
-GRAMMAR = "grammar_errors"
+GRAMMAR = "avg_grammar_errors"
 
 
 def _number(value: Any) -> float:

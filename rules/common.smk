@@ -2,8 +2,15 @@
 import sys
 from pathlib import Path
 
+import yaml
+
 from jazz_solo import sweep
-from jazz_solo.config import ConfigError, validate_config
+from jazz_solo.config import DEFAULT_CONFIG_PATH, ConfigError, deep_merge, validate_config
+
+# `--configfile X.yaml` makes snakemake skip the Snakefile's config.yaml; merge X over the
+# defaults instead (as jazz_solo.config.load_config does), so an override file only names
+# what it changes (e.g. tests/configs/tiny.yaml).
+config.update(deep_merge(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()), config))
 
 try:
     validate_config(config)

@@ -130,7 +130,9 @@ def test_leaderboard_lists_missing_and_failed_candidates_and_selects_rank_one(tm
 
     tsv, md = tmp_path / "leaderboard.tsv", tmp_path / "leaderboard.md"
     leaderboard.write(frame, tsv, md)
-    assert "| rank" in md.read_text().splitlines()[0]
+    table = [line for line in md.read_text().splitlines() if line.startswith("|")]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header[:3] == ["rank", "lora_r", "temperature"] and len(table) == 2 + 4  # only swept params shown
     again = tmp_path / "again.tsv"
     leaderboard.write(leaderboard.gather(cands, [paths[c] for c in cands], "realism", 8), again)
     assert again.read_bytes() == tsv.read_bytes()
