@@ -45,6 +45,10 @@ def test_roles_by_track_name_or_split_pitch(tmp_path):
     assert evaluate.roles(one, 60) == ([Note(0, 1, 48, 70), Note(1, 2, 50, 70)], [Note(0, 1, 72, 70)])
     empty_solo = write_midi(tmp_path / "empty.mid", {"comping": cond + [Note(0, 1, 70, 70)], "solo": []})
     assert evaluate.roles(empty_solo, 60)[1] == []  # not re-split at the pitch
+    empty_file = write_midi(tmp_path / "nothing.mid", {"piano": []})
+    assert evaluate.roles(empty_file, 60) == ([], [])
+    row = evaluate.score([], [], 180)
+    assert row["dead_air_ratio"] == 1.0 and row["note_density"] == 0.0 and row["lead_notes"] == 0
 
 
 def test_cap_keeps_onsets_before_limit_and_clips_ends():
