@@ -61,9 +61,11 @@ def summary_row(candidate: str, metrics: Mapping[str, Any] | None) -> dict[str, 
     """
     if metrics is None:
         return {"candidate": candidate, "status": "failed", "error": "no metrics.json"}
-    row: dict[str, Any] = {"candidate": candidate, "status": str(metrics.get("status", OK))}
-    if metrics.get("error"):
-        row["error"] = str(metrics["error"]).splitlines()[0]
+    # evaluate writes "failed: <reason>"; the leaderboard keeps the word and the reason apart
+    status, _, reason = str(metrics.get("status", OK)).partition(":")
+    row: dict[str, Any] = {"candidate": candidate, "status": status.strip()}
+    if metrics.get("error") or reason.strip():
+        row["error"] = str(metrics.get("error") or reason.strip()).splitlines()[0]
     for key, value in (metrics.get("summary") or {}).items():
         if isinstance(value, (int, float, Mapping)) and not isinstance(value, bool):
             row[key] = _number(value)

@@ -1,0 +1,141 @@
+"""The whole pipeline on tests/configs/tiny.yaml, driven by Snakemake itself.
+
+One real run (about a minute on 2 cores) feeds every fast test here: the exported best
+candidate, rebuild precision read from `snakemake -n` job counts, the HTML report, and a failed
+candidate in the leaderboard. Running twice from scratch (determinism) is marked slow.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jazz_solo.config import PROJECT_ROOT
+
+TINY = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
+AGGREGATION = {"leaderboard", "select_best", "revalidate", "export", "report_figures", "all"}
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path = TINY) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(PROJECT_ROOT / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(configfile), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+
+
+def run_tiny(workdir: Path) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = snakemake(workdir, "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir
+
+
+def planned_jobs(workdir: Path, configfile: Path = TINY) -> dict[str, int]:
+    """Job counts of `snakemake -n` (the first 'Job stats' table); {} when nothing is to be done."""
+    proc = snakemake(workdir, "-n", configfile=configfile)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def tiny_variant(tmp_path: Path, name: str, **sweep) -> Path:
+    config = yaml.safe_load(TINY.read_text())
+    config["sweep"].update(sweep)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    return run_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
+    results = tiny_run / "results"
+    board = (results / "sweep" / "leaderboard.tsv").read_text().splitlines()
+    assert len(board) == 1 + 4  # 2 lora_r x 2 temperatures, every one listed
+    selection = json.loads((results / "best" / "selection.json").read_text())
+    assert selection["rank"] == 1 and selection["candidate"] in board[1]
+    best = json.loads((results / "best" / "best.json").read_text())
+    assert best["candidate"] == selection["candidate"]
+    assert best["sweep_metrics"]["realism_distance"] == pytest.approx(selection["metrics"]["realism_distance"])
+    reval = best["revalidation"]
+    assert reval["status"] == "ok" and reval["num_samples"] == 2 and reval["realism_distance"] is not None
+    sweep_metrics = json.loads((results / "gen" / best["candidate"] / "metrics.json").read_text())
+    assert not set(reval["seeds"]) & {f["seed"] for f in sweep_metrics["files"]}  # new seeds
+    assert len(best["adapter_sha256"]) == 64
+
+    bundle = json.loads((results / "best" / "bundle.json").read_text())
+    assert bundle["data"]["split_pitch"] == int(selection["params"]["split_pitch"])
+    assert bundle["lora"]["r"] == int(selection["params"]["lora_r"])
+    assert bundle["generate"]["temperature"] == float(selection["params"]["temperature"])
+    assert bundle["token_spec"]["vocab_size"] == 392
+
+    with tarfile.open(results / "best" / "archive.tgz") as tar:
+        names = set(tar.getnames())
+    assert {"best/adapter/adapter_model.safetensors", "best/base_model/model.safetensors", "best/bundle.json",
+            "best/best.json", "best/reval/metrics.json", "sweep/leaderboard.tsv", "sweep/leaderboard.md"} <= names
+
+    from jazz_solo.model import load_for_inference
+
+    model = load_for_inference(results / "best" / "adapter")  # the copy finds its copied base
+    assert sum(p.numel() for p in model.parameters()) > 0
+    for png in ("piano_rolls", "metric_distributions", "training_curves"):
+        assert (results / "report" / f"{png}.png").stat().st_size > 1000
+
+
+def test_rebuild_precision_from_dry_run_job_counts(tiny_run, tmp_path):
+    assert planned_jobs(tiny_run) == {}  # touching nothing reruns nothing
+
+    new_temperature = planned_jobs(tiny_run, tiny_variant(tmp_path, "gen", temperature=[0.9, 1.2]))
+    assert new_temperature == {"generate": 2, "evaluate": 2, **{rule: 1 for rule in AGGREGATION}}
+
+    new_split = planned_jobs(tiny_run, tiny_variant(tmp_path, "split", split_pitch=[60, 64]))
+    per_split_pitch = {"tokenize": 1, "reference": 1, "pretrain": 1, "train_lora": 2, "generate": 4, "evaluate": 4}
+    assert new_split == {**per_split_pitch, **{rule: 1 for rule in AGGREGATION}}
+
+
+def test_report_html(tiny_run):
+    proc = snakemake(tiny_run, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (tiny_run / "results" / "report.html").read_text(errors="replace")
+    for name in ("leaderboard.tsv", "piano_rolls.png", "metric_distributions.png", "training_curves.png", "best.json"):
+        assert name in html
+
+
+def test_failed_candidate_is_listed_as_failed_and_the_others_still_rank(tiny_run, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    board = (work / "results" / "sweep" / "leaderboard.tsv").read_text().splitlines()
+    header = board[0].split("\t")
+    loser = board[-1].split("\t")[header.index("candidate")]
+    (work / "results" / "gen" / loser / "metrics.json").write_text(
+        json.dumps({"status": "failed: no samples", "summary": {}, "realism_distance": None})
+    )
+    proc = snakemake(work, "--cores", "1", "results/sweep/leaderboard.tsv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [dict(zip(header, line.split("\t"))) for line in
+            (work / "results" / "sweep" / "leaderboard.tsv").read_text().splitlines()[1:]]
+    failed = [r for r in rows if r["candidate"] == loser][0]
+    assert (failed["status"], failed["rank"], failed["excluded"]) == ("failed", "", "no samples")
+    assert sorted(r["rank"] for r in rows if r["candidate"] != loser) == ["1", "2", "3"]
+
+
+@pytest.mark.slow
+def test_two_runs_from_scratch_give_identical_leaderboards(tiny_run, tmp_path):
+    again = run_tiny(tmp_path / "again")
+    for name in ("sweep/leaderboard.tsv", "sweep/leaderboard.md", "best/selection.json"):
+        assert (again / "results" / name).read_bytes() == (tiny_run / "results" / name).read_bytes(), name
+    first, second = (json.loads((w / "results" / "best" / "best.json").read_text()) for w in (tiny_run, again))
+    assert first["adapter_sha256"] == second["adapter_sha256"]
+    assert first["revalidation"] == second["revalidation"]
