@@ -35,9 +35,14 @@ _SLACK = 0.02  # seconds: pre-selection margin around a window; encode_window se
 
 @dataclass
 class PieceResult:
-    """Examples of one piece (in window order, then transposition) and what was skipped."""
+    """Examples of one piece (in window order, then transposition) and what was skipped.
 
-    sequences: list[np.ndarray] = field(default_factory=list)
+    The sequences are packed into one flat ``tokens`` array with their ``lengths``: one array per
+    piece is far cheaper to send back from a worker process than thousands of small ones.
+    """
+
+    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    lengths: list[int] = field(default_factory=list)
     sep_pos: list[int] = field(default_factory=list)
     index: list[tuple] = field(default_factory=list)  # INDEX_COLUMNS without piece_id
     windows: int = 0
@@ -71,6 +76,7 @@ def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg:
     lead_starts = [n.start for n in lead]
     seconds = data_cfg["window_seconds"]
     out = PieceResult()
+    sequences: list[np.ndarray] = []
     for start in window_starts(duration, seconds, data_cfg["hop_seconds"]):
         lead_toks = _window(lead, lead_starts, start, seconds)
         if _note_count(lead_toks) < data_cfg["min_lead_notes"]:
@@ -81,20 +87,24 @@ def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg:
             out.skipped["few_cond_notes"] += 1
             continue
         out.windows += 1
+        example, sep = build_example(cond_toks, lead_toks, data_cfg["max_cond_tokens"], data_cfg["max_sequence"])
+        cond_capped = len(cond_toks) > data_cfg["max_cond_tokens"]
+        seq_capped = sep + len(lead_toks) + 2 > data_cfg["max_sequence"]
         for shift in shifts(data_cfg, split):
-            c = tokens.transpose_tokens(cond_toks, shift)
-            ld = tokens.transpose_tokens(lead_toks, shift)
-            if c is None or ld is None:
+            # Transposing the built example equals building from transposed parts (specials do
+            # not move); only pitches that made it into the example are range-checked.
+            seq = tokens.transpose_array(example, shift) if shift else example
+            if seq is None:
                 out.skipped["transpose_out_of_range"] += 1
                 continue
-            seq, sep = build_example(c, ld, data_cfg["max_cond_tokens"], data_cfg["max_sequence"])
-            if len(c) > data_cfg["max_cond_tokens"]:
-                out.truncated["cond_capped"] += 1
-            if len(c[: data_cfg["max_cond_tokens"]]) + len(ld) + 3 > data_cfg["max_sequence"]:
-                out.truncated["sequence_capped"] += 1
-            out.sequences.append(seq)
+            out.truncated["cond_capped"] += cond_capped
+            out.truncated["sequence_capped"] += seq_capped
+            sequences.append(seq)
             out.sep_pos.append(sep)
-            out.index.append((start, shift, len(c), len(ld), len(seq)))
+            out.index.append((start, shift, len(cond_toks), len(lead_toks), len(seq)))
+    out.lengths = [len(q) for q in sequences]
+    if sequences:
+        out.tokens = np.concatenate(sequences).astype(np.int16)
     return out
 
 
@@ -154,8 +164,12 @@ def build_dataset(
             summary[section][source] = {}
         for split in SPLITS:
             chosen = [(r, res) for r, res in zip(rows, results) if r["source"] == source and r["split"] == split]
-            sequences = [s for _, res in chosen for s in res.sequences]
-            ws = WindowSet.from_sequences(sequences, [p for _, res in chosen for p in res.sep_pos])
+            lengths = np.array([n for _, res in chosen for n in res.lengths], dtype=np.int64)
+            ws = WindowSet(
+                np.concatenate([np.zeros(0, np.int16)] + [res.tokens for _, res in chosen]).astype(np.int16),
+                np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                np.array([p for _, res in chosen for p in res.sep_pos], dtype=np.int32),
+            )
             name = f"{source}_{split}"
             ws.save(out_dir / f"{name}.npz")
             write_tsv(out_dir / f"{name}.index.tsv", INDEX_COLUMNS,

@@ -64,7 +64,7 @@ def expand_entry(entry: str, key_name: str) -> list[tuple[str, str, str]]:
     A file matched by a glob: the first component below the glob's fixed prefix (``root/*/*.mid``
     -> the folder matched by the first ``*``), or the prefix folder itself when directly in it.
     """
-    magic = glob.has_magic(entry)
+    magic = glob.has_magic(entry) and not Path(entry).exists()  # titles like "Tune [Live].midi" are literal
     matches = sorted(glob.glob(entry, recursive=True)) if magic else [entry]
     found: list[tuple[str, str, str]] = []
     for match in map(Path, matches):

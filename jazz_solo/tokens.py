@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+import numpy as np
+
 NOTE_ON = 0
 NOTE_OFF = 128
 TIME_SHIFT = 256
@@ -230,6 +232,22 @@ def transpose_tokens(tokens: Sequence[int], semitones: int) -> list[int] | None:
             out.append(base + pitch)
         else:
             out.append(tok)
+    return out
+
+
+def transpose_array(seq: np.ndarray, semitones: int) -> np.ndarray | None:
+    """Vectorised :func:`transpose_tokens` for a token array (the data stage's hot loop).
+
+    Specials (BOS/SEP/EOS/PAD) and non-note events are left as they are. None if a pitch
+    leaves 0-127.
+    """
+    seq = np.asarray(seq)
+    is_note = seq < TIME_SHIFT
+    pitch = seq[is_note] % 128 + semitones  # NOTE_ON and NOTE_OFF both hold the pitch as id % 128
+    if pitch.size and (pitch.min() < 0 or pitch.max() > 127):
+        return None
+    out = seq.copy()
+    out[is_note] += semitones
     return out
 
 

@@ -108,7 +108,7 @@ def test_skip_reasons_are_counted():
     assert piece_examples(sparse, 8.0, "val", DATA).skipped["few_lead_notes"] == 1
     high = [Note(0.0, 1.0, 48, 80), Note(0.5, 1.0, 125, 80), Note(1.0, 2.0, 124, 80)]
     result = piece_examples(high, 8.0, "train", DATA)  # +3..+6 push 125 past 127
-    assert result.skipped["transpose_out_of_range"] == 4 and len(result.sequences) == 8
+    assert result.skipped["transpose_out_of_range"] == 4 and len(result.lengths) == 8
 
 
 def test_snakemake_data_stage_on_tiny_config(tmp_path):

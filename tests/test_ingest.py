@@ -115,3 +115,9 @@ def test_zero_length_file_is_quarantined(tmp_path):
                                  tmp_path / "p.tsv", tmp_path / "q.tsv")
     assert [Path(p).name for p, _ in quarantined] == ["zero.mid"]
     assert [p["source"] for p in pieces] == ["target"]
+
+
+def test_literal_brackets_in_names_are_not_globs(tmp_path):
+    path = write_piece(tmp_path / "Ann Able" / "Watch [Live].midi")
+    (found,) = find_sources([str(path)], [str(write_piece(tmp_path / "Ann Able" / "Other.mid"))])[1:]
+    assert (found.path, found.artist, found.source) == (str(path), "Ann Able", "corpus")

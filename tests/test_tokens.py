@@ -78,3 +78,14 @@ def test_round_trip_dev_sample(shared_data):
     for path in sample:
         notes = load_notes(path)
         assert_kept(notes, tokens.decode_tokens(tokens.encode_notes(notes)))
+
+
+def test_transpose_array_matches_transpose_tokens():
+    import numpy as np
+
+    seq = [tokens.BOS, *tokens.encode_notes(tricky_notes()), tokens.SEP, tokens.VELOCITY + 3, 130, tokens.EOS]
+    for shift in range(-12, 13):
+        expected = tokens.transpose_tokens(seq, shift)
+        got = tokens.transpose_array(np.asarray(seq, dtype=np.int16), shift)
+        assert (got is None and expected is None) or got.tolist() == expected
+    assert tokens.transpose_array(np.asarray([127, 255]), 1) is None
