@@ -97,6 +97,7 @@ def markdown(frame: pd.DataFrame) -> str:
     params = [p.name for p in sweep.PARAMS if p.name in frame and frame[p.name].nunique(dropna=False) > 1]
     key = [select.REALISM, select.FIT_GAIN, select.DEAD_AIR, select.REPETITION, select.DENSITY, select.LEAD_NOTES]
     shown = frame[["rank", *params, "status", "excluded", *(k for k in key if k in frame)]]
+    shown = shown.astype(object).where(shown.notna(), None)  # blank cells, not <NA>/nan
     fixed = {p.name: frame[p.name].iloc[0] for p in sweep.PARAMS if p.name in frame and p.name not in params}
     lines = [
         "# Sweep leaderboard",

@@ -172,3 +172,17 @@ def test_archive_is_byte_identical_for_the_same_files(tmp_path):
     assert export.archive(tmp_path / "b.tgz", members).read_bytes() == first
     with tarfile.open(tmp_path / "a.tgz") as tar:
         assert tar.getnames() == ["adapter", "adapter/w.bin", "best.json"]
+
+
+def test_cli_leaderboard_lists_candidates_without_metrics_as_failed(tmp_path, capsys):
+    from jazz_solo.__main__ import main
+
+    override = tmp_path / "sweep.yaml"
+    override.write_text("sweep:\n  lora_r: [4, 8]\n  temperature: [0.9, 1.1]\n")
+    done = tmp_path / "results" / "gen" / gen_id(8, 1.1) / "metrics.json"
+    done.parent.mkdir(parents=True)
+    done.write_text(json.dumps(metrics()))
+    assert main(["leaderboard", str(override), "--results", str(tmp_path / "results"), "--tsv", str(tmp_path / "lb.tsv")]) == 0
+    frame = leaderboard.read(tmp_path / "lb.tsv")
+    assert list(frame["status"]) == ["ok", "failed", "failed", "failed"]
+    assert frame["candidate"][0] == gen_id(8, 1.1) and "no metrics.json" in capsys.readouterr().out
