@@ -40,6 +40,7 @@ def lora_config(lora_cfg: Mapping[str, Any]) -> LoraConfig:
 
 def wrap(base: torch.nn.Module, lora_cfg: Mapping[str, Any], seed: int) -> PeftModel:
     """The base frozen, with fresh LoRA matrices (seeded: A is random, B starts at zero)."""
+    quiet_libraries()
     seed_everything(seed)
     try:
         return get_peft_model(base, lora_config(lora_cfg))

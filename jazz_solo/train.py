@@ -127,6 +127,13 @@ def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.AdamW:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=s.lr, betas=(0.9, 0.95))
 
 
+def _diverged(desc: str, what: str, value: float, step: int, lr: float) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"{desc}: {what} became {value} at step {step} (lr {lr:.3g}): training diverged; "
+        "lower the lr or raise warmup_steps. Nothing was saved."
+    )
+
+
 def _rng_state() -> dict[str, Any]:
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -233,16 +240,13 @@ def fit(
                 loss_sum, _ = lead_loss_sum(model, batch.to(device))
             if not torch.isfinite(loss_sum):
                 bar.close()
-                raise TrainingDiverged(
-                    f"{desc}: loss became {float(loss_sum)} at step {step + 1} (lr {scheduler.get_last_lr()[0]:.3g}); "
-                    "lower the lr or raise warmup_steps. Nothing was saved."
-                )
+                raise _diverged(desc, "loss", float(loss_sum.detach()), step + 1, scheduler.get_last_lr()[0])
             (loss_sum / n_targets).backward()
-            loss_total += float(loss_sum)
+            loss_total += float(loss_sum.detach())
         grad_norm = torch.nn.utils.clip_grad_norm_(list(trainable(model).values()), s.grad_clip)
         if not torch.isfinite(grad_norm):
             bar.close()
-            raise TrainingDiverged(f"{desc}: gradient norm became {float(grad_norm)} at step {step + 1}. Nothing was saved.")
+            raise _diverged(desc, "gradient norm", float(grad_norm), step + 1, scheduler.get_last_lr()[0])
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
@@ -257,7 +261,7 @@ def fit(
             model.train()
             if not math.isfinite(row["val_loss"]):
                 bar.close()
-                raise TrainingDiverged(f"{desc}: validation loss became {row['val_loss']} at step {step}. Nothing was saved.")
+                raise _diverged(desc, "validation loss", row["val_loss"], step, lr)
             if row["val_loss"] < best_val:
                 best_val, best_step, best_state, stale = row["val_loss"], step, _snapshot(model), 0
             else:

@@ -1,0 +1,79 @@
+"""The Music Transformer wrapper: config sizes, KV cache, base save/load, adapter loading."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from jazz_solo import tokens
+from jazz_solo.lora import save_adapter, wrap
+from jazz_solo.model import adapter_base_dir, build_model, load_base, load_for_inference, model_config, save_base
+
+TINY = {"n_layer": 2, "n_embd": 32, "n_head": 4, "intermediate_size": 64, "dropout": 0.0}
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+
+
+def test_config_sizes_and_vocabulary():
+    cfg = model_config({**TINY, "n_layer": 3})
+    assert cfg.vocab_size == tokens.VOCAB_SIZE == 392
+    assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads) == (3, 32, 4)
+    assert cfg.tie_word_embeddings and cfg.pad_token_id == tokens.PAD
+    with pytest.raises(ValueError, match="model.n_embd"):
+        model_config({**TINY, "n_embd": 30})
+
+
+def test_same_seed_same_initial_weights():
+    a, b = build_model(TINY, seed=3), build_model(TINY, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_kv_cache_matches_full_forward():
+    model = build_model(TINY, seed=0).eval()
+    ids = torch.randint(0, tokens.EOS, (2, 12))
+    with torch.no_grad():
+        full = model(input_ids=ids).logits
+        out = model(input_ids=ids[:, :8], use_cache=True)
+        cache, steps = out.cache, []
+        for i in range(8, 12):
+            out = model(input_ids=ids[:, i : i + 1], cache=cache, use_cache=True)
+            cache = out.cache
+            steps.append(out.logits[:, -1])
+    assert torch.allclose(torch.stack(steps, 1), full[:, 8:], atol=1e-5)
+
+
+def test_base_round_trip_and_clear_error(tmp_path):
+    model = build_model(TINY, seed=1)
+    save_base(model, tmp_path / "model")
+    loaded = load_base(tmp_path / "model")
+    ids = torch.randint(0, tokens.EOS, (1, 10))
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(input_ids=ids).logits, loaded(input_ids=ids).logits, atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        load_base(tmp_path / "missing")
+
+
+def test_adapter_records_base_relative_and_loads_for_inference(tmp_path):
+    save_base(build_model(TINY, seed=1), tmp_path / "base" / "model")
+    peft_model = wrap(load_base(tmp_path / "base" / "model"), LORA, seed=2)
+    with torch.no_grad():  # make the adapter non-trivial (B starts at zero)
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    save_adapter(peft_model, tmp_path / "train" / "run" / "adapter", tmp_path / "base" / "model")
+    cfg = json.loads((tmp_path / "train" / "run" / "adapter" / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "../../../base/model"
+    assert adapter_base_dir(tmp_path / "train" / "run" / "adapter") == (tmp_path / "base" / "model").resolve()
+
+    ids = torch.randint(0, tokens.EOS, (1, 10))
+    merged = load_for_inference(tmp_path / "train" / "run" / "adapter")
+    with torch.no_grad():
+        expected = peft_model.eval()(input_ids=ids).logits
+        assert torch.allclose(merged(input_ids=ids).logits, expected, atol=1e-4)
+        base_only = load_base(tmp_path / "base" / "model")(input_ids=ids).logits
+    assert not torch.allclose(base_only, expected, atol=1e-3)
+
+
+def test_unknown_lora_target_module_is_a_config_error():
+    with pytest.raises(ValueError, match="lora.target_modules"):
+        wrap(build_model(TINY, seed=0), {**LORA, "target_modules": ["no_such_proj"]}, seed=0)
