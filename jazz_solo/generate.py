@@ -46,10 +46,41 @@ log = logging.getLogger(__name__)
 _CACHE_KW = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
 
 
-def _forward(model: torch.nn.Module, input_ids: torch.Tensor, cache: Any, **kwargs: Any) -> tuple[torch.Tensor, Any]:
-    """(last-position logits as float32 on CPU, updated cache)."""
-    out = model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{_CACHE_KW: cache}, **kwargs)
-    return out.logits[:, -1].float().cpu(), getattr(out, _CACHE_KW)
+class CachedDecoder:
+    """Prefill a prompt once, then one token per row per step through the KV cache.
+
+    The prompt is shared by the batch, so it is run once (batch 1) and the cache is repeated;
+    :meth:`keep` drops finished rows from the cache so they cost nothing afterwards.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.cache: Any = None
+
+    def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        kwargs = {_CACHE_KW: self.cache}
+        out = self.model(input_ids=input_ids.to(self.device), use_cache=True, logits_to_keep=1, **kwargs)
+        self.cache = getattr(out, _CACHE_KW)
+        return out.logits[:, -1].float().cpu()
+
+    @torch.inference_mode()
+    def prefill(self, prompt: Sequence[int], batch: int) -> torch.Tensor:
+        """Next-token logits (batch, vocab) after ``prompt``; starts a fresh cache."""
+        self.cache = None
+        logits = self._forward(torch.tensor([list(prompt)]))
+        if batch > 1:
+            self.cache.batch_repeat_interleave(batch)
+        return logits.expand(batch, -1)
+
+    @torch.inference_mode()
+    def step(self, toks: torch.Tensor) -> torch.Tensor:
+        """Feed one token per (kept) row; next-token logits (rows, vocab)."""
+        return self._forward(toks.reshape(-1, 1))
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only these rows (positions in the current batch) in the cache."""
+        self.cache.batch_select_indices(torch.tensor(list(rows), device=self.device))
 
 
 @dataclass(frozen=True)
@@ -100,10 +131,6 @@ class WindowOutput:
 StepCallback = Callable[[torch.Tensor, torch.Tensor], None]
 
 
-def _device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 @torch.inference_mode()
 def generate_window(
     model: torch.nn.Module,
@@ -126,17 +153,14 @@ def generate_window(
     budget = settings.window_ticks if budget_ticks is None else int(budget_ticks)
     forced = [list(p) for p in prefixes] if prefixes is not None else [[] for _ in range(batch)]
     prompt = windows.prompt(list(cond_tokens), settings.primer_max_tokens)
-    device = _device(model)
+    decoder = CachedDecoder(model)
     state = GrammarState(batch, budget)
     records: list[list[int]] = [[] for _ in range(batch)]
     sampled = [0] * batch
     finish = [""] * batch
 
     # Prefill once: the prompt is the same for the whole batch, so no padding is needed.
-    logits, cache = _forward(model, torch.tensor([prompt], device=device), None)
-    if batch > 1:
-        cache.batch_repeat_interleave(batch)
-    logits = logits.expand(batch, -1)
+    logits = decoder.prefill(prompt, batch)
     active = list(range(batch))
     while active:
         rows = torch.tensor(active)
@@ -172,10 +196,10 @@ def generate_window(
         if not keep:
             break
         if len(keep) < len(active):
-            cache.batch_select_indices(torch.tensor(keep, device=device))
+            decoder.keep(keep)
             active = [active[i] for i in keep]
             rec = rec[keep]
-        logits, cache = _forward(model, rec.unsqueeze(1).to(device), cache)
+        logits = decoder.step(rec)
     lead = [records[r] + state.closing_tokens(r) for r in range(batch)]
     return WindowOutput(lead, [len(f) for f in forced], sampled, finish, len(prompt), budget)
 
