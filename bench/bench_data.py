@@ -54,6 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="PiJAMA-layout folder")
     parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved repetitions (best is reported)")
     parser.add_argument("--all", action="store_true", help="also prepare every file with 2 workers")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -62,11 +63,15 @@ def main() -> int:
     config = load_config()
     files = [str(p) for p in sample(args.data, args.files)]
     target = files[: max(3, len(files) // 10)]  # a tenth of the sample plays the target
-    one = run(files, target, 1, config)
-    show("1 worker", one)
-    two = run(files, target, 2, config)
-    show("2 workers", two)
-    print(f"speed-up with 2 workers: {two['files_per_s'] / one['files_per_s']:.2f}x (goal >= 1.7x)")
+    best: dict[int, dict] = {}
+    for rep in range(args.repeat):  # interleaved, best of each: other load on the machine hits both alike
+        for workers in (1, 2):
+            r = run(files, target, workers, config)
+            show(f"{workers} worker(s), run {rep + 1}", r)
+            if workers not in best or r["total_s"] < best[workers]["total_s"]:
+                best[workers] = r
+    print(f"best: {best[1]['files_per_s']:.2f} files/s with 1 worker, {best[2]['files_per_s']:.2f} with 2; "
+          f"speed-up {best[2]['files_per_s'] / best[1]['files_per_s']:.2f}x (goal >= 1.7x)")
     if args.all:
         artists = sorted((sum(1 for _ in d.rglob("*.mid*")), d.name) for d in args.data.iterdir() if d.is_dir())
         everything = run([str(args.data)], [str(args.data / artists[-1][1])], 2, config)  # largest artist: target

@@ -12,7 +12,7 @@ rule demo_midi:
         f"{RESULTS}/logs/demo_midi/{{collection}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/demo_midi/{{collection}}.tsv"
-    threads: 2
+    threads: 8
     conda:
         "../envs/data.yaml"
     script:
