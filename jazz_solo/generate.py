@@ -4,7 +4,7 @@ Layers, from the inside out (each usable on its own, e.g. by the real-time serve
 
 * :func:`generate_window` - one window's lead for a batch of samples: prefill the prompt
   ``BOS cond[:primer_max_tokens] SEP`` once (batch 1, then the cache is repeated for the batch),
-  then one token per step through the KV cache, under the grammar mask of
+  then one token per step through the KV cache (:mod:`jazz_solo.kv_decode`), under the grammar mask of
   :mod:`jazz_solo.sampling`, until EOS / the window's time budget / ``max_new_tokens``.
   Samples that finish are dropped from the batch (and from the cache).
 * :class:`SoloGenerator` - a session over one conditioning stream: keeps each sample's solo so
@@ -21,7 +21,6 @@ Every time on the way is an integer tick of the 10 ms grid, so window edges neve
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import time
@@ -31,57 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import LlamaForCausalLM
 
 from . import tokens as T
 from . import windows
+from .kv_decode import make_decoder
 from .midi_io import load_notes, split_roles, write_midi
 from .sampling import GrammarState, make_generators, process_logits, sample, sample_seed
 from .tokens import Note
 
 log = logging.getLogger(__name__)
-
-# transformers 5 names the KV cache argument/output `cache` (`past_key_values` is a deprecated alias
-# that warns); older releases only know `past_key_values`.
-_CACHE_KW = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
-
-
-class CachedDecoder:
-    """Prefill a prompt once, then one token per row per step through the KV cache.
-
-    The prompt is shared by the batch, so it is run once (batch 1) and the cache is repeated;
-    :meth:`keep` drops finished rows from the cache so they cost nothing afterwards.
-    """
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model
-        self.device = next(model.parameters()).device
-        self.cache: Any = None
-
-    def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        kwargs = {_CACHE_KW: self.cache}
-        out = self.model(input_ids=input_ids.to(self.device), use_cache=True, logits_to_keep=1, **kwargs)
-        self.cache = getattr(out, _CACHE_KW)
-        return out.logits[:, -1].float().cpu()
-
-    @torch.inference_mode()
-    def prefill(self, prompt: Sequence[int], batch: int) -> torch.Tensor:
-        """Next-token logits (batch, vocab) after ``prompt``; starts a fresh cache."""
-        self.cache = None
-        logits = self._forward(torch.tensor([list(prompt)]))
-        if batch > 1:
-            self.cache.batch_repeat_interleave(batch)
-        return logits.expand(batch, -1)
-
-    @torch.inference_mode()
-    def step(self, toks: torch.Tensor) -> torch.Tensor:
-        """Feed one token per (kept) row; next-token logits (rows, vocab)."""
-        return self._forward(toks.reshape(-1, 1))
-
-    def keep(self, rows: Sequence[int]) -> None:
-        """Keep only these rows (positions in the current batch) in the cache."""
-        self.cache.batch_select_indices(torch.tensor(list(rows), device=self.device))
-
 
 @dataclass(frozen=True)
 class GenSettings:
@@ -153,7 +110,7 @@ def generate_window(
     budget = settings.window_ticks if budget_ticks is None else int(budget_ticks)
     forced = [list(p) for p in prefixes] if prefixes is not None else [[] for _ in range(batch)]
     prompt = windows.prompt(list(cond_tokens), settings.primer_max_tokens)
-    decoder = CachedDecoder(model)
+    decoder = make_decoder(model)
     state = GrammarState(batch, budget)
     records: list[list[int]] = [[] for _ in range(batch)]
     sampled = [0] * batch

@@ -8,8 +8,8 @@ The grammar mask (DESIGN §2) keeps every sampled lead stream decodable without 
 * a TIME_SHIFT that would reach or cross the window's time budget ends the window: it is
   recorded clamped to the budget, so no note ever runs past the window end.
 
-The state is batched torch tensors (one row per sample) so building the mask costs a few tensor
-ops per step, not a Python loop over the vocabulary. Each sample draws from its own
+The mask is kept per sample and updated event by event (no loop over the vocabulary, no
+rebuilding of a (batch, vocab) mask per step). Each sample draws from its own
 ``torch.Generator``, one uniform number per sampled token, so a sample's output does not depend
 on which other samples share its batch.
 """
@@ -43,63 +43,73 @@ class GrammarState:
     window origin). Call :meth:`allowed` for the mask of the next token and :meth:`advance`
     with the chosen tokens; :meth:`advance` returns the tokens as they must be recorded
     (a time shift crossing the budget is clamped to it).
+
+    The mask is kept up to date event by event (a NOTE_ON flips two entries, a time shift
+    re-enables the NOTE_OFFs of the notes opened at the previous tick) in a numpy array, so a
+    step costs a few scalar writes instead of rebuilding a (batch, vocab) mask; ``sounding``,
+    ``elapsed`` and ``done`` are torch views of the same memory.
     """
 
-    def __init__(self, batch: int, budget_ticks: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, batch: int, budget_ticks: int) -> None:
         if budget_ticks <= 0:
             raise ValueError(f"window time budget must be positive, got {budget_ticks} ticks")
         self.batch = batch
         self.budget = int(budget_ticks)
-        self.device = torch.device(device)
-        self.sounding = torch.zeros(batch, _PITCHES, dtype=torch.bool, device=self.device)
-        # Opened at the current tick: closing them now would make a zero-length note.
-        self.fresh = torch.zeros(batch, _PITCHES, dtype=torch.bool, device=self.device)
-        self.elapsed = torch.zeros(batch, dtype=torch.long, device=self.device)
-        self.done = torch.zeros(batch, dtype=torch.bool, device=self.device)
-        self._rows = torch.arange(batch, device=self.device)
-        self._static = torch.ones(T.VOCAB_SIZE, dtype=torch.bool, device=self.device)
-        self._static[[T.PAD, T.BOS, T.SEP]] = False
+        self._mask = np.ones((batch, T.VOCAB_SIZE), dtype=bool)
+        self._mask[:, T.NOTE_OFF : T.NOTE_OFF + _PITCHES] = False  # nothing sounds yet
+        self._mask[:, [T.PAD, T.BOS, T.SEP]] = False
+        self._sounding = np.zeros((batch, _PITCHES), dtype=bool)
+        self._elapsed = np.zeros(batch, dtype=np.int64)
+        self._done = np.zeros(batch, dtype=bool)
+        # Pitches opened at the current tick: closing them now would make a zero-length note.
+        self._fresh: list[list[int]] = [[] for _ in range(batch)]
+        self.sounding = torch.from_numpy(self._sounding)
+        self.elapsed = torch.from_numpy(self._elapsed)
+        self.done = torch.from_numpy(self._done)
 
-    def allowed(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Bool mask (len(rows), VOCAB_SIZE) of the tokens each sample may emit next."""
-        sounding = self.sounding if rows is None else self.sounding[rows]
-        fresh = self.fresh if rows is None else self.fresh[rows]
-        mask = self._static.expand(sounding.shape[0], -1).clone()
-        mask[:, T.NOTE_ON : T.NOTE_ON + _PITCHES] = ~sounding
-        mask[:, T.NOTE_OFF : T.NOTE_OFF + _PITCHES] = sounding & ~fresh
-        return mask
+    def allowed(self, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
+        """Bool mask (len(rows), VOCAB_SIZE) of the tokens each sample may emit next (a copy)."""
+        if rows is None:
+            return torch.from_numpy(self._mask.copy())
+        return torch.from_numpy(self._mask[np.asarray(rows, dtype=np.int64)])
 
-    def advance(self, toks: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+    def advance(self, toks: torch.Tensor, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
         """Apply one token per row in ``rows`` (default: all); returns the tokens to record."""
-        rows = self._rows if rows is None else rows
-        toks = toks.to(self.device).clone()
-        is_on = toks < T.NOTE_OFF
-        is_off = (toks >= T.NOTE_OFF) & (toks < T.TIME_SHIFT)
-        is_shift = (toks >= T.TIME_SHIFT) & (toks < T.VELOCITY)
-        pitch = toks % _PITCHES
-        self.sounding[rows[is_on], pitch[is_on]] = True
-        self.fresh[rows[is_on], pitch[is_on]] = True
-        self.sounding[rows[is_off], pitch[is_off]] = False
-        if bool(is_shift.any()):
-            srows = rows[is_shift]
-            left = self.budget - self.elapsed[srows]
-            ticks = torch.minimum(toks[is_shift] - T.TIME_SHIFT + 1, left)
-            toks[is_shift] = T.TIME_SHIFT + ticks - 1
-            self.elapsed[srows] += ticks
-            self.fresh[srows] = False
-            self.done[srows] |= self.elapsed[srows] >= self.budget
-        eos = toks == T.EOS
-        self.done[rows[eos]] = True
-        return toks
+        rows_l = range(self.batch) if rows is None else [int(r) for r in rows]
+        out = [int(t) for t in toks.reshape(-1).tolist()]
+        mask = self._mask
+        for i, (row, tok) in enumerate(zip(rows_l, out)):
+            if tok < T.NOTE_OFF:  # NOTE_ON: now sounding, not closable before time moves
+                self._sounding[row, tok] = True
+                mask[row, tok] = False
+                self._fresh[row].append(tok)
+            elif tok < T.TIME_SHIFT:
+                pitch = tok - T.NOTE_OFF
+                self._sounding[row, pitch] = False
+                mask[row, tok] = False
+                mask[row, pitch] = True
+            elif tok < T.VELOCITY:
+                ticks = min(tok - T.TIME_SHIFT + 1, self.budget - int(self._elapsed[row]))
+                out[i] = T.TIME_SHIFT + ticks - 1
+                self._elapsed[row] += ticks
+                for pitch in self._fresh[row]:
+                    if self._sounding[row, pitch]:
+                        mask[row, T.NOTE_OFF + pitch] = True
+                self._fresh[row].clear()
+                if self._elapsed[row] >= self.budget:
+                    self._done[row] = True
+            elif tok == T.EOS:
+                self._done[row] = True
+        return torch.tensor(out, dtype=torch.long)
 
     def closing_tokens(self, row: int) -> list[int]:
         """Tokens that close row ``row`` as the training data does: shift to the window end,
         NOTE_OFF for every pitch still sounding, EOS (what ``encode_window`` would emit). Only
         EOS when nothing sounds."""
-        pitches = torch.nonzero(self.sounding[row]).flatten().tolist()
+        pitches = np.flatnonzero(self._sounding[row]).tolist()
         if not pitches:
             return [T.EOS]
-        out = T.time_shift_tokens(self.budget - int(self.elapsed[row]))
+        out = T.time_shift_tokens(self.budget - int(self._elapsed[row]))
         out += [T.NOTE_OFF + int(p) for p in pitches]
         return out + [T.EOS]
 
@@ -118,32 +128,29 @@ def process_logits(
     """
     if temperature <= 0:
         raise ValueError(f"config key 'generate.temperature' must be > 0, got {temperature}")
-    scores = logits.float().masked_fill(~allowed, float("-inf")) / float(temperature)
+    scores = logits.float().masked_fill(~allowed, float("-inf"))
+    if temperature != 1.0:
+        scores = scores / float(temperature)
     if top_k and top_k < scores.shape[-1]:
         kth = torch.topk(scores, int(top_k), dim=-1).values[..., -1:]
         scores = scores.masked_fill(scores < kth, float("-inf"))
-    probs = torch.softmax(scores, dim=-1)
-    if top_p < 1.0:
-        sorted_p, order = torch.sort(probs, dim=-1, descending=True)
-        before = torch.cumsum(sorted_p, dim=-1) - sorted_p  # mass of the tokens ranked above
-        drop_sorted = before >= top_p
-        drop_sorted[..., 0] = False
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        probs = probs.masked_fill(drop, 0.0)
-        probs = probs / probs.sum(dim=-1, keepdim=True)
-    return probs
+    if top_p >= 1.0:
+        return torch.softmax(scores, dim=-1)
+    sorted_scores, order = torch.sort(scores, dim=-1, descending=True)
+    sorted_p = torch.softmax(sorted_scores, dim=-1)
+    # Drop a token when the tokens ranked above it already hold top_p; the best one always stays.
+    sorted_p = sorted_p.masked_fill(sorted_p.cumsum(-1) - sorted_p >= top_p, 0.0)
+    probs = torch.zeros_like(sorted_p).scatter_(-1, order, sorted_p)
+    return probs / probs.sum(dim=-1, keepdim=True)
 
 
 def sample(probs: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
     """One token per row, row i drawn with ``generators[i]`` (inverse CDF of one uniform draw)."""
-    probs = probs.detach().to("cpu", torch.float64)
-    cdf = torch.cumsum(probs, dim=-1)
-    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in generators])
-    u = u * cdf[:, -1]  # renormalise against float rounding
-    idx = torch.searchsorted(cdf, u.unsqueeze(-1), right=True).squeeze(-1)
-    idx = torch.minimum(idx, torch.tensor(probs.shape[-1] - 1))
-    # Never land on a zero-probability token (possible only at exact CDF plateaus).
-    bad = probs.gather(-1, idx.unsqueeze(-1)).squeeze(-1) <= 0
-    if bool(bad.any()):
-        idx[bad] = probs[bad].argmax(dim=-1)
-    return idx
+    p = probs.detach().to("cpu", torch.float64).numpy()
+    cdf = np.cumsum(p, axis=-1)
+    u = np.array([torch.rand(1, generator=g, dtype=torch.float64).item() for g in generators]) * cdf[:, -1]
+    idx = (cdf <= u[:, None]).sum(axis=-1)  # first j with cdf[j] > u: never a zero-probability token
+    idx = np.minimum(idx, p.shape[-1] - 1)
+    bad = p[np.arange(len(idx)), idx] <= 0  # only at float round-off at the very end of the CDF
+    idx[bad] = p[bad].argmax(axis=-1)
+    return torch.from_numpy(idx.astype(np.int64))

@@ -19,6 +19,7 @@ from jazz_solo.__main__ import main as cli_main
 from jazz_solo import tokens as T
 from jazz_solo.config import load_config
 from jazz_solo.generate import GenSettings, SoloGenerator, generate_piece, run_generate, write_sample
+from jazz_solo.kv_decode import CachedDecoder, FusedLlamaDecoder, make_decoder
 from jazz_solo.lora import save_adapter
 from jazz_solo.midi_io import split_roles, write_midi
 from jazz_solo.model import build_model, load_for_inference, save_base
@@ -237,3 +238,26 @@ def test_generate_rule_runs_in_snakemake(tmp_path, make_midi):
     lines = [json.loads(x) for x in (work / target).read_text().splitlines()]
     assert [(x["piece_id"], x["sample"]) for x in lines] == [("p0", 0), ("p0", 1)]
     assert (work / "results" / "logs" / "generate" / (sweep.instance("gen", combo) + ".log")).is_file()
+
+
+def test_fused_decoder_matches_the_transformers_forward(adapter):
+    """The lean KV-cache decoder gives the logits of a plain full forward (prefill, steps, batch, keep)."""
+    merged = load_for_inference(adapter, device="cpu")
+    assert isinstance(make_decoder(merged), FusedLlamaDecoder)
+    assert isinstance(make_decoder(load_for_inference(adapter, device="cpu", merge=False)), CachedDecoder)
+    gen = torch.Generator().manual_seed(0)
+    prompt = torch.randint(0, T.EOS, (40,), generator=gen).tolist()
+    fused, hf = FusedLlamaDecoder(merged, capacity=8), CachedDecoder(merged)  # capacity 8: the buffers grow
+    seqs = [list(prompt) for _ in range(3)]
+    a, b = fused.prefill(prompt, 3), hf.prefill(prompt, 3)
+    with torch.inference_mode():
+        for step in range(12):
+            full = torch.cat([merged(input_ids=torch.tensor([s])).logits[:, -1] for s in seqs])
+            assert torch.allclose(a, full, atol=1e-5) and torch.allclose(b, full, atol=1e-5)
+            if step == 6:  # drop the middle row, as when a sample finishes
+                fused.keep([0, 2]), hf.keep([0, 2])
+                seqs, a = [seqs[0], seqs[2]], a[[0, 2]]
+            toks = torch.randint(0, T.EOS, (len(seqs),), generator=gen)
+            for s, t in zip(seqs, toks.tolist()):
+                s.append(t)
+            a, b = fused.step(toks), hf.step(toks)

@@ -87,7 +87,7 @@ def test_masked_random_streams_never_break_the_grammar():
         rec = state.advance(toks, active)
         for row, tok in zip(active.tolist(), rec.tolist()):
             streams[row].append(tok)
-        active = active[~state.done[active]]
+        active = active[~state.done[active]]  # torch view of the state's flags
         if not len(active):
             break
     for row, stream in enumerate(streams):
