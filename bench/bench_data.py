@@ -40,12 +40,12 @@ def run(corpus: list[str], target: list[str], workers: int, config: dict) -> dic
     files = len(pieces) + len(quarantined)
     examples = sum(sum(v.values()) for v in summary["examples"].values())
     tokens = sum(sum(v.values()) for v in summary["tokens"].values())
-    return dict(files=files, ingest_s=t1 - t0, tokenize_s=t2 - t1, total_s=t2 - t0, files_per_s=files / (t2 - t0),
+    return dict(files=files, quarantined=len(quarantined), ingest_s=t1 - t0, tokenize_s=t2 - t1, total_s=t2 - t0, files_per_s=files / (t2 - t0),
                 examples=examples, tokens=tokens)
 
 
 def show(label: str, r: dict) -> None:
-    print(f"{label:<22} {r['files']:5d} files  ingest {r['ingest_s']:7.1f} s  tokenize {r['tokenize_s']:7.1f} s  "
+    print(f"{label:<22} {r['files']:5d} files ({r['quarantined']} quarantined)  ingest {r['ingest_s']:7.1f} s  tokenize {r['tokenize_s']:7.1f} s  "
           f"total {r['total_s']:7.1f} s  {r['files_per_s']:6.2f} files/s  {r['examples']:8d} examples  "
           f"{r['tokens'] / 1e6:7.1f} M tokens", flush=True)
 
