@@ -20,6 +20,7 @@ import yaml
 from jazz_solo.config import PROJECT_ROOT
 
 TINY = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
+TORCH_RULES = ("pretrain", "train_lora", "generate", "revalidate")
 AGGREGATION = {"leaderboard", "select_best", "revalidate", "export", "report_figures", "all"}
 
 
@@ -31,7 +32,9 @@ def snakemake(workdir: Path, *args: str, configfile: Path = TINY) -> subprocess.
 
 def run_tiny(workdir: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
-    proc = snakemake(workdir, "--cores", "2")
+    # One thread per torch job, so two run side by side on 2 cores (the tiny model gains nothing
+    # from a second thread, and start-up dominates): ~30 % faster, same results.
+    proc = snakemake(workdir, "--cores", "2", "--set-threads", *(f"{r}=1" for r in TORCH_RULES))
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir
 
