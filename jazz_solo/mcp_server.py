@@ -1,0 +1,141 @@
+"""MCP server (official ``mcp`` SDK, ``MCPServer`` - FastMCP's name in mcp 2.x) over :mod:`jazz_solo.serve`.
+
+Tools: ``describe_model``, ``generate_solo`` (conditioning as base64 MIDI or a path inside the
+allowed folder -> base64 two-track MIDI), ``start_session`` / ``stream_chunk`` / ``end_session``.
+Every tool turns any exception into an MCP error result (``ToolError``), so one bad request
+never stops the server. HTTP mode binds 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import itertools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from .serve import Engine, StreamSession, notes_from_midi_bytes, midi_bytes, resolve_inside
+
+log = logging.getLogger(__name__)
+
+MAX_SESSIONS = 8
+LOOPBACK = "127.0.0.1"
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad input -> its one-line message; anything else -> a short error, logged with its traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, FileNotFoundError, KeyError) as exc:
+            raise ToolError(str(exc).strip("'\"")) from None
+        except Exception as exc:  # noqa: BLE001 - the server must survive any one request
+            log.exception("tool %s failed", fn.__name__)
+            raise ToolError(f"internal error in {fn.__name__}: {type(exc).__name__}: {exc}") from None
+
+    return wrapper
+
+
+def _b64(data: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what}: not valid base64") from None
+
+
+def build_server(engine: Engine, allowed_dir: str | Path | None = None) -> MCPServer:
+    server = MCPServer("jazz-solo", instructions="Improvise a right-hand jazz solo over left-hand (comping) MIDI.")
+    sessions: dict[str, StreamSession] = {}
+    ids = itertools.count(1)
+
+    @server.tool()
+    @_guard
+    def describe_model() -> dict[str, Any]:
+        """The loaded model: adapter, parameter count, split pitch, default sampling settings and limits."""
+        return {**engine.describe(), "allowed_dir": str(Path(allowed_dir).resolve()) if allowed_dir else None}
+
+    @server.tool()
+    @_guard
+    def generate_solo(
+        midi_base64: str | None = None,
+        path: str | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        primer_max_tokens: int | None = None,
+        continuity_tokens: int | None = None,
+        seed: int = 0,
+        max_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Solo over a conditioning MIDI (give midi_base64, or path inside the allowed folder).
+
+        Notes at or below the split pitch condition. Returns midi_base64: a MIDI file with tracks
+        "comping" and "solo"."""
+        if (midi_base64 is None) == (path is None):
+            raise ValueError("give exactly one of midi_base64 or path")
+        data = _b64(midi_base64, "midi_base64") if path is None else resolve_inside(path, allowed_dir).read_bytes()
+        notes = notes_from_midi_bytes(data, path or "midi_base64")
+        settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, primer_max_tokens=primer_max_tokens,
+                        continuity_tokens=continuity_tokens)
+        out, summary = engine.generate_solo(notes, settings, seed, max_seconds)
+        return {**summary, "midi_base64": base64.b64encode(out).decode()}
+
+    @server.tool()
+    @_guard
+    def start_session(
+        temperature: float | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        continuity_tokens: int | None = None,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Open a streaming session; returns session_id for stream_chunk / end_session."""
+        if len(sessions) >= MAX_SESSIONS:
+            raise ValueError(f"too many open sessions ({MAX_SESSIONS}); end one first")
+        settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, continuity_tokens=continuity_tokens)
+        sid = f"s{next(ids)}"
+        sessions[sid] = StreamSession(engine, settings, seed)
+        return {"session_id": sid, "window_seconds": engine.settings.window_seconds}
+
+    @server.tool()
+    @_guard
+    def stream_chunk(session_id: str, midi_base64: str, chunk_seconds: float) -> dict[str, Any]:
+        """Feed the next chunk_seconds of conditioning (base64 MIDI timed from the chunk start).
+
+        Returns the solo for that span: notes [[start, end, pitch, velocity], ...] timed from the
+        chunk start, and the same as midi_base64 (track "solo")."""
+        if session_id not in sessions:
+            raise ValueError(f"unknown session_id {session_id!r}")
+        data = _b64(midi_base64, "midi_base64")
+        notes = notes_from_midi_bytes(data, "chunk") if data else []
+        solo = sessions[session_id].feed(notes, chunk_seconds)
+        return {
+            "notes": [[round(n.start, 3), round(n.end, 3), n.pitch, n.velocity] for n in solo],
+            "midi_base64": base64.b64encode(midi_bytes({"solo": solo})).decode(),
+        }
+
+    @server.tool()
+    @_guard
+    def end_session(session_id: str) -> dict[str, Any]:
+        """Close a streaming session."""
+        session = sessions.pop(session_id, None)
+        if session is None:
+            raise ValueError(f"unknown session_id {session_id!r}")
+        return {"session_id": session_id, "chunks": session.chunks, "seconds": round(session.now, 3)}
+
+    return server
+
+
+def run_server(engine: Engine, allowed_dir: str | Path | None, http: bool = False, port: int = 8765) -> None:
+    server = build_server(engine, allowed_dir)
+    if http:
+        server.run("streamable-http", host=LOOPBACK, port=int(port))  # loopback only, by design
+    else:
+        server.run("stdio")

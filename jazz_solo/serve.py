@@ -1,0 +1,203 @@
+"""Real-time serving core: a loaded model + streaming sessions, with the input checks a server needs.
+
+Transport-free (the MCP server and the live-MIDI loop both sit on top of it):
+
+* :class:`Engine` - the model and its default :class:`GenSettings` / split pitch, from an exported
+  bundle (``results/best/bundle.json`` + ``adapter/``) or a bare adapter dir.
+* :class:`StreamSession` - conditioning arrives in chunks (times relative to the chunk start);
+  each :meth:`StreamSession.feed` writes the solo up to the chunk's end through one
+  :class:`SoloGenerator`, so the sampling generator, cursor and continuity tail carry over and the
+  line continues. Old notes are pruned so a long session keeps constant memory.
+* Checks: :func:`check_settings` (unknown keys / absurd values -> one-line ``ValueError``),
+  :func:`notes_from_midi_bytes` (size limit, malformed MIDI), :func:`resolve_inside` (allowed folder,
+  ``resolve()`` so ``..`` and symlinks cannot escape it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import tokens as T
+from .generate import GenSettings, SoloGenerator, conditioning_part, generate_piece
+from .midi_io import MidiError, load_notes, split_roles, write_midi
+from .tokens import Note
+
+MAX_MIDI_BYTES = 2 * 1024 * 1024  # a 10-minute dense piano part is ~100 KB; more is a mistake or an attack
+MAX_SECONDS = 600.0                # longest conditioning one generate_solo call will render
+MAX_CHUNK_SECONDS = 60.0
+
+# Setting -> (type, low, high, low inclusive): anything outside is refused before touching the model.
+LIMITS: dict[str, tuple[type, float, float, bool]] = {
+    "temperature": (float, 0.0, 5.0, False),
+    "top_p": (float, 0.0, 1.0, False),
+    "top_k": (int, 0, T.VOCAB_SIZE, True),
+    "primer_max_tokens": (int, 1, 2048, True),
+    "max_new_tokens": (int, 1, 4096, True),
+    "continuity_tokens": (int, 0, 512, True),
+}
+
+
+def check_settings(base: GenSettings, overrides: Mapping[str, Any] | None) -> GenSettings:
+    """``base`` with ``overrides`` applied; unknown keys, wrong types and absurd values raise ValueError."""
+    changes: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in LIMITS:
+            raise ValueError(f"unknown setting {key!r} (allowed: {', '.join(sorted(LIMITS))})")
+        kind, lo, hi, lo_incl = LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise ValueError(f"setting {key!r} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+        value = kind(value)
+        if not (value >= lo if lo_incl else value > lo) or value > hi or value != value:
+            raise ValueError(f"setting {key!r}={value} out of range ({'[' if lo_incl else '('}{lo}, {hi}])")
+        changes[key] = value
+    return dataclasses.replace(base, **changes)
+
+
+def resolve_inside(path: str | Path, allowed_dir: str | Path | None) -> Path:
+    """``path`` (relative paths are taken inside the folder) resolved; refused unless inside ``allowed_dir``."""
+    if allowed_dir is None:
+        raise ValueError("reading files is disabled: start the server with --allowed-dir DIR")
+    root = Path(allowed_dir).resolve()
+    target = (root / path).resolve()  # an absolute `path` replaces root; resolve() follows .. and symlinks
+    if target != root and root not in target.parents:
+        raise ValueError(f"{path}: outside the allowed folder {root}")
+    if not target.is_file():
+        raise ValueError(f"{path}: no such file in the allowed folder")
+    if target.stat().st_size > MAX_MIDI_BYTES:
+        raise ValueError(f"{path}: larger than the {MAX_MIDI_BYTES} byte MIDI limit")
+    return target
+
+
+def notes_from_midi_bytes(data: bytes, name: str = "midi") -> list[Note]:
+    """Notes of an in-memory MIDI file; oversize, malformed or empty input raises ValueError."""
+    if len(data) > MAX_MIDI_BYTES:
+        raise ValueError(f"{name}: {len(data)} bytes, larger than the {MAX_MIDI_BYTES} byte MIDI limit")
+    if not data.startswith(b"MThd"):
+        raise ValueError(f"{name}: not a standard MIDI file (no MThd header)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "in.mid"
+        path.write_bytes(data)
+        try:
+            return load_notes(path)
+        except MidiError as exc:
+            raise ValueError(f"{name}: {str(exc).split(': ', 1)[-1]}") from None
+        except Exception as exc:  # parsers raise all sorts on hostile bytes
+            raise ValueError(f"{name}: malformed MIDI ({type(exc).__name__})") from None
+
+
+def midi_bytes(tracks: Mapping[str, Sequence[Note]]) -> bytes:
+    """A standard MIDI file (one named track per entry) as bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_midi(Path(tmp) / "out.mid", tracks).read_bytes()
+
+
+@dataclasses.dataclass
+class Engine:
+    """The loaded model and its defaults. One lock: generation calls run one at a time."""
+
+    model: torch.nn.Module
+    settings: GenSettings
+    split_pitch: int
+    source: str
+    info: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+
+    @classmethod
+    def load(cls, bundle_dir: str | Path | None = None, adapter_dir: str | Path | None = None) -> "Engine":
+        """From ``bundle_dir`` (bundle.json + adapter/) or a bare ``adapter_dir`` (config.yaml defaults)."""
+        from .config import load_config
+        from .model import load_for_inference
+
+        config = load_config()
+        info: dict[str, Any] = {}
+        if adapter_dir is None:
+            bundle_dir = Path(bundle_dir or "results/best")
+            bundle_json = bundle_dir / "bundle.json"
+            if not bundle_json.is_file():
+                raise FileNotFoundError(f"{bundle_json}: no exported bundle (run the sweep, or pass --adapter DIR)")
+            info = json.loads(bundle_json.read_text())
+            config["data"].update(info.get("data", {}))
+            config["generate"].update(info.get("generate", {}))
+            adapter_dir = bundle_dir / info.get("paths", {}).get("adapter", "adapter")
+        model = load_for_inference(adapter_dir, device="cpu")
+        params = sum(p.numel() for p in model.parameters())
+        info = {"adapter": str(adapter_dir), "parameters": params, "candidate": info.get("candidate")}
+        return cls(model, GenSettings.from_config(config), int(config["data"]["split_pitch"]), str(adapter_dir), info)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.info,
+            "split_pitch": self.split_pitch,
+            "defaults": dataclasses.asdict(self.settings),
+            "limits": {k: {"min": lo, "max": hi} for k, (_, lo, hi, _) in LIMITS.items()},
+            "max_midi_bytes": MAX_MIDI_BYTES,
+            "max_seconds": MAX_SECONDS,
+        }
+
+    def generate_solo(
+        self, notes: Sequence[Note], settings: Mapping[str, Any] | None = None, seed: int = 0,
+        max_seconds: float | None = None,
+    ) -> tuple[bytes, dict[str, Any]]:
+        """Two-track MIDI ("comping", "solo") over the conditioning part of ``notes``, and a summary."""
+        gen = check_settings(self.settings, settings)
+        cap = MAX_SECONDS if max_seconds is None else float(max_seconds)
+        if not 0 < cap <= MAX_SECONDS:
+            raise ValueError(f"max_seconds must be in (0, {MAX_SECONDS}], got {max_seconds}")
+        cond, seconds = conditioning_part(notes, self.split_pitch, cap)
+        if not cond:
+            raise ValueError(f"no conditioning notes at or below the split pitch {self.split_pitch}")
+        with self.lock:
+            res = generate_piece(self.model, cond, seconds, gen, [int(seed)])
+        summary = {"seconds": round(seconds, 3), "solo_notes": len(res.solos[0]), "wall_s": round(res.wall_s, 3)}
+        return midi_bytes({"comping": cond, "solo": res.solos[0]}), summary
+
+
+class StreamSession:
+    """Chunks of conditioning in, the solo for each chunk out, one continuing line.
+
+    A chunk's notes are timed from the chunk start (as a client or a MIDI clock sees them);
+    the session places them on its own clock and returns the new solo notes timed from the
+    chunk start as well. Notes at or above the split pitch in a chunk are ignored.
+    """
+
+    def __init__(self, engine: Engine, settings: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+        self.engine = engine
+        self.gen = SoloGenerator(engine.model, check_settings(engine.settings, settings), [int(seed)])
+        self.now = 0.0                 # session seconds at the start of the next chunk
+        self.cond: list[Note] = []
+        self.chunks = 0
+
+    def feed(self, chunk_notes: Sequence[Note], chunk_seconds: float) -> list[Note]:
+        """Add one chunk (``chunk_seconds`` long) and return the solo notes written for it."""
+        if not 0 < chunk_seconds <= MAX_CHUNK_SECONDS:
+            raise ValueError(f"chunk_seconds must be in (0, {MAX_CHUNK_SECONDS}], got {chunk_seconds}")
+        start, end = self.now, self.now + float(chunk_seconds)
+        cond, _ = split_roles(chunk_notes, self.engine.split_pitch)
+        self.cond.extend(Note(n.start + start, n.end + start, n.pitch, n.velocity) for n in cond if n.start < chunk_seconds)
+        new: list[Note] = []
+        with self.engine.lock:
+            while self.gen.cursor < T.to_tick(end):
+                new.extend(self.gen.next_window(self.cond, until=end)[0])
+        self.now = end
+        self.chunks += 1
+        self._prune()
+        return [Note(n.start - start, n.end - start, n.pitch, n.velocity) for n in new]
+
+    def _prune(self) -> None:
+        """Keep only what the next window can use (one window back): constant memory over a long set."""
+        horizon = self.now - self.gen.settings.window_seconds
+        self.cond = [n for n in self.cond if n.end >= horizon or n.start >= horizon]
+        self.gen.solos[0] = [n for n in self.gen.solos[0] if n.start >= horizon]
+        self.gen.streams[0] = []
+        self.gen.window_log.clear()

@@ -1,0 +1,139 @@
+"""The real-time server: the MCP server driven by the SDK's own stdio client (a real subprocess
+running ``python -m jazz_solo serve --adapter <tiny adapter>``), plus the refusals, and the streaming
+session's continuity and pruning on a real tiny model."""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+import torch
+from mcp.client.client import Client
+from mcp.client.stdio import StdioServerParameters
+
+from jazz_solo.generate import GenSettings
+from jazz_solo.serve import (
+    MAX_MIDI_BYTES, Engine, StreamSession, check_settings, notes_from_midi_bytes, resolve_inside,
+)
+
+from conftest import PROJECT_ROOT, comping_and_lead
+from test_generate import make_adapter  # the shared tiny base + LoRA adapter
+
+
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory) -> Path:
+    return make_adapter(tmp_path_factory.mktemp("model"))
+
+
+def _text(result) -> str:
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+def test_mcp_stdio_client_gets_a_solo(adapter, make_midi, tmp_path):
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    piece = make_midi("allowed/piece.mid", seconds=6.0)
+    (tmp_path / "secret.mid").write_bytes(piece.read_bytes())
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "jazz_solo", "serve", "--adapter", str(adapter), "--allowed-dir", str(allowed)],
+        cwd=str(PROJECT_ROOT),
+    )
+    solo_b64 = {}
+
+    async def session():
+        async with Client(params, read_timeout_seconds=120) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert {"describe_model", "generate_solo", "start_session", "stream_chunk", "end_session"} <= names
+            desc = json.loads(_text(await client.call_tool("describe_model", {})))
+            assert desc["split_pitch"] == 60 and desc["parameters"] > 0
+            b64 = base64.b64encode(piece.read_bytes()).decode()
+            res = await client.call_tool("generate_solo", {"midi_base64": b64, "seed": 3, "temperature": 0.9})
+            assert not res.is_error, _text(res)
+            solo_b64["inline"] = json.loads(_text(res))["midi_base64"]
+            res = await client.call_tool("generate_solo", {"path": "piece.mid", "seed": 3, "temperature": 0.9})
+            assert not res.is_error, _text(res)
+            solo_b64["path"] = json.loads(_text(res))["midi_base64"]
+            # Refusals come back as error results, and the server keeps answering afterwards.
+            for args, needle in [
+                ({"path": "../secret.mid"}, "outside the allowed folder"),
+                ({"path": str(tmp_path / "secret.mid")}, "outside the allowed folder"),
+                ({"midi_base64": base64.b64encode(b"MThd garbage").decode()}, "midi_base64"),
+                ({"midi_base64": "%%%"}, "not valid base64"),
+                ({"midi_base64": b64, "temperature": 1000}, "out of range"),
+                ({"midi_base64": b64, "top_p": -1}, "out of range"),
+            ]:
+                res = await client.call_tool("generate_solo", args)
+                assert res.is_error and needle in _text(res), (args, _text(res))
+            sid = json.loads(_text(await client.call_tool("start_session", {"seed": 1})))["session_id"]
+            chunk = base64.b64encode(make_midi("chunk.mid", seconds=4.0).read_bytes()).decode()
+            for _ in range(2):
+                res = await client.call_tool("stream_chunk", {"session_id": sid, "midi_base64": chunk, "chunk_seconds": 4.0})
+                assert not res.is_error, _text(res)
+                assert all(0 <= n[0] < 4.0 and n[1] <= 4.0 + 1e-6 for n in json.loads(_text(res))["notes"])
+            res = await client.call_tool("end_session", {"session_id": sid})
+            assert json.loads(_text(res))["chunks"] == 2
+            res = await client.call_tool("stream_chunk", {"session_id": sid, "midi_base64": chunk, "chunk_seconds": 4.0})
+            assert res.is_error and "unknown session_id" in _text(res)
+
+    anyio.run(session)
+    assert solo_b64["inline"] == solo_b64["path"]  # same input + seed -> same bytes
+    out = tmp_path / "solo.mid"
+    out.write_bytes(base64.b64decode(solo_b64["inline"]))
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(out))
+    assert [i.name for i in pm.instruments] == ["comping", "solo"]
+    assert all(n.pitch > 0 and n.end > n.start for n in pm.instruments[1].notes)
+
+
+def test_settings_refused_with_clear_messages():
+    base = GenSettings()
+    assert check_settings(base, {"temperature": 0.8, "top_k": 10}).top_k == 10
+    for bad, needle in [
+        ({"temperature": 0}, "out of range"), ({"temperature": float("nan")}, "out of range"),
+        ({"top_k": 2.5}, "integer"), ({"top_p": "x"}, "number"), ({"max_new_tokens": 10**9}, "out of range"),
+        ({"window_seconds": 3}, "unknown setting"),
+    ]:
+        with pytest.raises(ValueError, match=needle):
+            check_settings(base, bad)
+
+
+def test_paths_and_midi_limits(tmp_path, make_midi):
+    allowed = tmp_path / "a"
+    allowed.mkdir()
+    good = make_midi("a/x.mid", seconds=2.0)
+    assert resolve_inside("x.mid", allowed) == good.resolve()
+    (allowed / "link.mid").symlink_to(tmp_path / "outside.mid")
+    (tmp_path / "outside.mid").write_bytes(good.read_bytes())
+    for bad in ["../outside.mid", "link.mid", str(tmp_path / "outside.mid")]:
+        with pytest.raises(ValueError, match="outside the allowed folder"):
+            resolve_inside(bad, allowed)
+    with pytest.raises(ValueError, match="disabled"):
+        resolve_inside("x.mid", None)
+    with pytest.raises(ValueError, match="MIDI limit"):
+        notes_from_midi_bytes(b"MThd" + bytes(MAX_MIDI_BYTES))
+    with pytest.raises(ValueError, match="MThd"):
+        notes_from_midi_bytes(b"hello")
+
+
+def test_stream_session_continues_and_prunes(adapter):
+    torch.set_num_threads(1)
+    engine = Engine.load(adapter_dir=adapter)
+    session = StreamSession(engine, {"continuity_tokens": 32}, seed=5)
+    piece = comping_and_lead(24.0)
+    half = engine.settings.window_seconds / 2
+    total = 0
+    for k in range(6):
+        chunk = [n._replace(start=n.start - k * half, end=n.end - k * half) for n in piece if k * half <= n.start < (k + 1) * half]
+        out = session.feed(chunk, half)
+        assert all(0 <= n.start < half and n.end <= half + 1e-6 for n in out)
+        total += len(out)
+    assert session.gen.cursor == round(6 * half * 100)
+    assert total > 0
+    # Memory stays bounded: only one window of history is kept.
+    assert all(n.start >= session.now - engine.settings.window_seconds for n in session.gen.solos[0])
+    assert all(n.end >= session.now - engine.settings.window_seconds for n in session.cond)
