@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from . import tokens as T
-from .generate import GenSettings, SoloGenerator, conditioning_part, generate_piece
+from .generate import GenSettings, SoloGenerator, StepCallback, conditioning_part, generate_piece
 from .midi_io import MidiError, load_notes, split_roles, write_midi
 from .tokens import Note
 
@@ -178,8 +178,12 @@ class StreamSession:
         self.cond: list[Note] = []
         self.chunks = 0
 
-    def feed(self, chunk_notes: Sequence[Note], chunk_seconds: float) -> list[Note]:
-        """Add one chunk (``chunk_seconds`` long) and return the solo notes written for it."""
+    def feed(
+        self, chunk_notes: Sequence[Note], chunk_seconds: float, callback: StepCallback | None = None
+    ) -> list[Note]:
+        """Add one chunk (``chunk_seconds`` long) and return the solo notes written for it.
+
+        ``callback`` is passed to :func:`generate_window` (per-step tokens: time to first note)."""
         if not 0 < chunk_seconds <= MAX_CHUNK_SECONDS:
             raise ValueError(f"chunk_seconds must be in (0, {MAX_CHUNK_SECONDS}], got {chunk_seconds}")
         start, end = self.now, self.now + float(chunk_seconds)
@@ -188,7 +192,7 @@ class StreamSession:
         new: list[Note] = []
         with self.engine.lock:
             while self.gen.cursor < T.to_tick(end):
-                new.extend(self.gen.next_window(self.cond, until=end)[0])
+                new.extend(self.gen.next_window(self.cond, until=end, callback=callback)[0])
         self.now = end
         self.chunks += 1
         self._prune()
