@@ -137,3 +137,14 @@ def test_stream_session_continues_and_prunes(adapter):
     # Memory stays bounded: only one window of history is kept.
     assert all(n.start >= session.now - engine.settings.window_seconds for n in session.gen.solos[0])
     assert all(n.end >= session.now - engine.settings.window_seconds for n in session.cond)
+
+
+def test_cli_refusals_are_one_line(tmp_path, capsys):
+    from jazz_solo.__main__ import main as cli_main
+
+    assert cli_main(["serve", "--bundle", str(tmp_path / "none")]) == 2
+    assert "no exported bundle" in capsys.readouterr().err
+    assert cli_main(["serve", "--bundle", str(tmp_path), "--midi-in", "x"]) == 2
+    assert "both --midi-in and --midi-out" in capsys.readouterr().err
+    assert cli_main(["serve", "--bundle", str(tmp_path), "--http", "--port", "0"]) == 2
+    assert "--port" in capsys.readouterr().err

@@ -37,10 +37,13 @@ def run(args: argparse.Namespace) -> int:
     if args.allowed_dir is not None and not args.allowed_dir.is_dir():
         raise FileNotFoundError(f"{args.allowed_dir}: --allowed-dir is not a folder")
     torch.set_num_threads(max(1, args.threads))
-    engine = Engine.load(None if args.adapter else args.bundle, args.adapter)
-    if args.midi_in or args.midi_out:
+    live_mode = bool(args.midi_in or args.midi_out)
+    if live_mode:
         if not (args.midi_in and args.midi_out):
             raise ValueError("live mode needs both --midi-in and --midi-out")
+        _mido()  # fail before loading the model
+    engine = Engine.load(None if args.adapter else args.bundle, args.adapter)
+    if live_mode:
         return live(engine, args.midi_in, args.midi_out, args.chunk_seconds)
     from ..mcp_server import run_server
 
@@ -48,13 +51,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def live(engine, midi_in: str, midi_out: str, chunk_seconds: float | None) -> int:
-    """Record ``chunk_seconds`` of comping, generate its solo, play it during the next chunk (one chunk behind)."""
+def _mido():
+    """mido with a working port backend (python-rtmidi, optional: imported only in live mode)."""
     try:
         import mido
-        mido.get_input_names()  # needs a backend: python-rtmidi
+
+        mido.get_input_names()
     except Exception as exc:  # noqa: BLE001
         raise ValueError(f"live MIDI needs mido with python-rtmidi (pip install python-rtmidi): {exc}") from None
+    return mido
+
+
+def live(engine, midi_in: str, midi_out: str, chunk_seconds: float | None) -> int:
+    """Record ``chunk_seconds`` of comping, generate its solo, play it during the next chunk (one chunk behind)."""
+    mido = _mido()
     from ..serve import StreamSession
     from ..tokens import Note
 
