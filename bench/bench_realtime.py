@@ -142,7 +142,8 @@ def main() -> None:
     print(f"time to first note: {ttfn * 1000:.1f} ms (first chunk)")
     print(f"per-chunk latency ms: p50 {np.percentile(lat, 50):.1f}  p95 {np.percentile(lat, 95):.1f}  "
           f"max {lat.max():.1f}  (chunk {chunk * 1000:.0f} ms; p95/chunk = {np.percentile(lat, 95) / (chunk * 1000):.3f})")
-    print(f"deadline misses: {misses} / {n_chunks}; worst start delay {late_start * 1000:.1f} ms; solo notes {notes_out}")
+    print(f"deadline misses: {misses} / {n_chunks}; worst start delay {late_start * 1000:.1f} ms; solo notes {notes_out}, "
+          f"sampled tokens {session.gen.sampled[0]} ({session.gen.sampled[0] / (lat.sum() / 1000):.0f} tok/s while busy)")
     print(f"RSS MB: before load {rss0:.0f}, session start {rss_start:.0f}, end {rss_end:.0f} "
           f"(growth {rss_end - rss_start:+.1f})")
 
