@@ -107,7 +107,7 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None) -> MCPSe
     @server.tool()
     @_guard
     def stream_chunk(session_id: str, midi_base64: str, chunk_seconds: float) -> dict[str, Any]:
-        """Feed the next chunk_seconds of conditioning (base64 MIDI timed from the chunk start).
+        """Feed the next chunk_seconds of conditioning (base64 MIDI timed from the chunk start; "" = silence).
 
         Returns the solo for that span: notes [[start, end, pitch, velocity], ...] timed from the
         chunk start, and the same as midi_base64 (track "solo")."""
