@@ -70,7 +70,10 @@ def load_base(model_dir: str | Path, device: str | torch.device = "cpu") -> Llam
 
 def adapter_base_dir(adapter_dir: str | Path) -> Path:
     """The base model directory recorded in a peft adapter's adapter_config.json."""
-    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    config_path = Path(adapter_dir) / "adapter_config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{adapter_dir}: not a peft adapter directory (no adapter_config.json)")
+    cfg = json.loads(config_path.read_text())
     base = Path(cfg["base_model_name_or_path"])
     return base if base.is_absolute() else (Path(adapter_dir) / base).resolve()
 
