@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # OSError: a path the OS refuses (permissions, a folder as a file)
         # Bad input: one line naming the file or key, no traceback.
         print(f"jazz-solo {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, metrics
+from .artifacts import atomic_write_text
 from .config import PROJECT_ROOT, config_hash
 from .midi_io import MidiError, load_notes, load_tracks, split_roles
 from .tokens import Note
@@ -50,6 +51,8 @@ def roles(path: str | Path, split_pitch: int) -> tuple[list[Note], list[Note]]:
     still marks it as a two-track file, so its lead is empty rather than re-split.
     """
     tracks = {name.lower(): notes for name, notes in load_tracks(path).items()}
+    if not tracks:  # drum-only, meta/CC-only, zero-length notes: nothing to score, not a silent solo
+        raise MidiError(f"{path}: no usable notes (no pitched note of non-zero length)")
     if LEAD_TRACK in tracks or COND_TRACK in tracks:
         return tracks.get(COND_TRACK, []), tracks.get(LEAD_TRACK, [])
     notes = sorted((n for ns in tracks.values() for n in ns), key=lambda n: (n.start, n.pitch))
@@ -222,11 +225,18 @@ def load_reference(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         ref = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read reference ({str(exc).splitlines()[0]})") from None
     ref = ref.get("reference", ref) if isinstance(ref, dict) else ref
     if not isinstance(ref, dict) or not isinstance(ref.get("mean"), dict) or not isinstance(ref.get("std"), dict):
         raise ValueError(f"{path}: not a reference (needs 'mean' and 'std' per metric)")
+    for block in ("mean", "std"):  # strings or NaN here would crash or poison realism_distance
+        for name, value in ref[block].items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{path}: reference {block}.{name} must be a finite number, got {value!r}")
+    count = ref.get("count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise ValueError(f"{path}: reference count must be a whole number >= 0, got {count!r}")
     return ref
 
 
@@ -333,7 +343,11 @@ def score_folder(
             log.warning("skipping %s", exc)
             row["error"] = str(exc)
         else:
-            row.update(score(cap(lead, max_seconds), cap(cond, max_seconds), threshold_ms))
+            lead, cond = cap(lead, max_seconds), cap(cond, max_seconds)
+            if lead or cond:
+                row.update(score(lead, cond, threshold_ms))
+            else:
+                row["error"] = f"{path}: no notes in the first {max_seconds} s"
         rows.append(row)
     return rows
 
@@ -358,7 +372,5 @@ def evaluate_folder(
 
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON (sorted keys inside metric maps are kept as computed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-    return path
+    # atomic (temp + rename): a killed job never leaves a truncated metrics.json behind
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")

@@ -14,9 +14,26 @@ class MidiError(ValueError):
     """A MIDI file that cannot be used; the message names the file and the reason."""
 
 
+def _check_header(path: Path) -> None:
+    """Refuse what pretty_midi would misread: SMPTE time division (it assumes ticks per beat and
+    reports a misleading "Note end time must be greater than start time") or zero ticks per beat."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(14)
+    except OSError as exc:
+        raise MidiError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    if len(head) == 14 and head[:4] == b"MThd":
+        division = int.from_bytes(head[12:14], "big")
+        if division & 0x8000:
+            raise MidiError(f"{path}: SMPTE time division (frames per second) is not supported")
+        if division == 0:
+            raise MidiError(f"{path}: zero ticks per beat in the header")
+
+
 def _read(path: Path) -> pretty_midi.PrettyMIDI:
     if not path.is_file():
         raise MidiError(f"{path}: no such file")
+    _check_header(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pretty_midi warns about odd meta events
@@ -37,13 +54,11 @@ def load_notes(path: str | Path) -> list[Note]:
     pitched = [inst for inst in pm.instruments if not inst.is_drum]
     if pm.instruments and not pitched:
         raise MidiError(f"{path}: drum-only file")
-    notes = [
-        Note(float(n.start), float(n.end), int(n.pitch), int(n.velocity))
-        for inst in pitched
-        for n in inst.notes
-    ]
+    raw = [n for inst in pitched for n in inst.notes]
+    # A zero-length note is no sound and cannot be tokenized: such a file has no usable notes.
+    notes = [Note(float(n.start), float(n.end), int(n.pitch), int(n.velocity)) for n in raw if n.end > n.start]
     if not notes:
-        raise MidiError(f"{path}: no notes")
+        raise MidiError(f"{path}: {'only zero-length notes' if raw else 'no notes'}")
     if max(n.end for n in notes) - min(n.start for n in notes) <= 0:
         raise MidiError(f"{path}: zero length")
     notes.sort(key=lambda n: (n.start, n.pitch))
@@ -61,7 +76,7 @@ def load_tracks(path: str | Path) -> dict[str, list[Note]]:
     for inst in _read(path).instruments:
         if not inst.is_drum:
             tracks.setdefault(inst.name.strip(), []).extend(
-                Note(float(n.start), float(n.end), int(n.pitch), int(n.velocity)) for n in inst.notes
+                Note(float(n.start), float(n.end), int(n.pitch), int(n.velocity)) for n in inst.notes if n.end > n.start
             )
     for notes in tracks.values():
         notes.sort(key=lambda n: (n.start, n.pitch))

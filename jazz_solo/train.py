@@ -15,6 +15,7 @@ loss or gradient raises :class:`TrainingDiverged` before anything is saved.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import os
@@ -157,7 +158,19 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict):
+            raise ValueError("not a checkpoint")
+    except Exception as exc:  # noqa: BLE001 - truncated/corrupt: torch raises OSError, RuntimeError, pickle errors
+        # Set it aside (kept for inspection) and start over, instead of failing on every rerun.
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("%s is corrupt (%s); set aside as %s, training starts from scratch", path, reason, aside.name)
+        print(f"warning: {path} is corrupt ({reason}); set aside as {aside.name}, starting from scratch",
+              file=sys.stderr)
+        return None
     if state.get("fingerprint") != fingerprint:
         log.warning("%s was written by a different configuration; starting from scratch", path)
         return None
@@ -318,6 +331,15 @@ def read_log(path: str | Path) -> list[dict[str, float | None]]:
         return [{k: (float(v) if v != "" else None) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
+def dataset_settings(npz: str | Path) -> dict[str, Any]:
+    """The data settings a window set was made with (its ``dataset_summary.json``; empty when absent,
+    e.g. window sets a test wrote by hand). Summaries from before vocabularies: performance."""
+    summary = Path(npz).parent / "dataset_summary.json"
+    if not summary.is_file():
+        return {}
+    return {"vocabulary": "performance", **json.loads(summary.read_text())}
+
+
 def pretrain(
     train_npz: str | Path,
     val_npz: str | Path,
@@ -334,15 +356,16 @@ def pretrain(
 
     The resume state lives in ``<model_dir>/../checkpoint`` and is removed at the end.
     """
-    from .model import build_model, pick_device, save_base
+    from .model import build_model, data_record, pick_device, save_base
     from .plots import loss_curve
 
     quiet_libraries()
     device = torch.device(device) if device is not None else pick_device()
     train_set, val_set = WindowSet.load(train_npz), WindowSet.load(val_npz)
-    model = build_model(model_cfg, seed).to(device)
+    data = data_record(dataset_settings(train_npz))
+    model = build_model(model_cfg, seed, data).to(device)
     checkpoint_dir = Path(model_dir).parent / "checkpoint"
-    fingerprint = config_hash({"model": dict(model_cfg)})
+    fingerprint = config_hash({"model": dict(model_cfg), "data": data})
     result = fit(model, train_set, val_set, TrainSettings.from_config(train_cfg), seed,
                  checkpoint_dir, fingerprint, desc="pretrain", on_step=on_step)
     save_base(model.to("cpu"), model_dir)

@@ -19,6 +19,14 @@ except ConfigError as err:
     sys.exit(f"jazz-solo: {err}")
 
 RESULTS = "results"
+
+if workflow.is_main_process:
+    # A truncated adapter or metrics.json keeps its mtime, so snakemake would call it up to date:
+    # set such files aside (warning) so that this run rebuilds them. Only in the main process.
+    from jazz_solo.artifacts import set_aside_corrupt
+
+    for _path, _reason in set_aside_corrupt(RESULTS):
+        print(f"jazz-solo: {_reason}; set aside as {_path.name}.corrupt, rebuilding", file=sys.stderr)
 DATA_DIR = f"{RESULTS}/data"
 DATA_PATTERN = sweep.pattern("data")  # split_pitch~{split_pitch}
 TRAIN_PATTERN = sweep.pattern("train")  # + lora_r~{lora_r}/...

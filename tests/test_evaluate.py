@@ -15,7 +15,7 @@ from conftest import PROJECT_ROOT, comping_and_lead
 from jazz_solo import evaluate, metrics, sweep
 from jazz_solo.__main__ import main
 from jazz_solo.config import load_config
-from jazz_solo.midi_io import load_notes, split_roles, write_midi
+from jazz_solo.midi_io import MidiError, load_notes, split_roles, write_midi
 from jazz_solo.tokens import Note
 
 GRAMMAR = {"orphan_note_off": 0, "duplicate_note_on": 1, "unclosed": 0, "misplaced_special": 0}
@@ -46,7 +46,8 @@ def test_roles_by_track_name_or_split_pitch(tmp_path):
     empty_solo = write_midi(tmp_path / "empty.mid", {"comping": cond + [Note(0, 1, 70, 70)], "solo": []})
     assert evaluate.roles(empty_solo, 60)[1] == []  # not re-split at the pitch
     empty_file = write_midi(tmp_path / "nothing.mid", {"piano": []})
-    assert evaluate.roles(empty_file, 60) == ([], [])
+    with pytest.raises(MidiError, match="no usable notes"):  # nothing to score is an error, not a silent solo
+        evaluate.roles(empty_file, 60)
     row = evaluate.score([], [], 180)
     assert row["dead_air_ratio"] == 1.0 and row["note_density"] == 0.0 and row["lead_notes"] == 0
 

@@ -21,6 +21,6 @@ try:
         snakemake.output.log_csv,
         snakemake.output.plot,
     )
-except TrainingDiverged as exc:
+except (TrainingDiverged, ValueError) as exc:  # ValueError: e.g. empty window sets, one line
     logging.error("%s", exc)
     sys.exit(f"jazz-solo pretrain: {exc}")

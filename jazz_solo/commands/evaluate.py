@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .. import evaluate
+from .. import cli_checks, evaluate
 from ..metrics import DEFAULT_THRESHOLD_MS
 
 
@@ -29,6 +29,13 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if not 0 <= args.split_pitch <= 127:
         raise ValueError(f"--split-pitch {args.split_pitch}: must be a MIDI pitch 0-127")
+    cli_checks.number("--threshold-ms", args.threshold_ms, 0)
+    cli_checks.number("--max-seconds", args.max_seconds, 0, None, low_inclusive=False)
+    cli_checks.output_file("--output", args.output)
+    if not args.directory.is_dir():
+        raise ValueError(f"{args.directory}: not a folder")
+    if args.reference is not None and not args.reference.exists():
+        raise ValueError(f"--reference {args.reference}: no such file or folder")
     reference = None
     if args.reference is not None:
         if args.reference.is_dir():

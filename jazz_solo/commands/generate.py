@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .. import cli_checks
+from ..artifacts import verify_adapter, verify_base
 from ..config import load_config, validate_config
 
 
@@ -38,12 +40,31 @@ def _override(section: dict, key: str, value) -> None:
         section[key] = value
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Values the schema cannot catch (NaN/inf pass its bounds) or that would exhaust memory."""
+    cli_checks.number("--temperature", args.temperature, 0, None, low_inclusive=False)
+    cli_checks.number("--top-p", args.top_p, 0, 1, low_inclusive=False)
+    cli_checks.number("--top-k", args.top_k, 0)
+    cli_checks.number("--primer-max-tokens", args.primer_max_tokens, 1)
+    cli_checks.number("--continuity-tokens", args.continuity_tokens, 0)
+    cli_checks.number("--num-samples", args.num_samples, 1, cli_checks.MAX_NUM_SAMPLES)
+    cli_checks.number("--split-pitch", args.split_pitch, 0, 127)
+    cli_checks.number("--window-seconds", args.window_seconds, 0, None, low_inclusive=False)
+    cli_checks.number("--max-seconds", args.max_seconds, 0, None, low_inclusive=False)
+    out = args.out if args.out.suffix else args.out.with_suffix(".mid")
+    cli_checks.output_file("--out", args.out)
+    cli_checks.output_file("--out", out)
+    if not args.conditioning.is_file():
+        raise ValueError(f"--conditioning {args.conditioning}: no such file")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..generate import GenSettings, conditioning_part, generate_piece, write_sample
     from ..midi_io import load_notes
-    from ..model import load_for_inference, pick_device
+    from ..model import adapter_base_dir, load_for_inference
     from ..sampling import sample_seed
 
+    _check_flags(args)
     config = load_config(*args.config)
     gen, data = config["generate"], config["data"]
     for key in ("temperature", "top_p", "top_k", "primer_max_tokens", "continuity_tokens", "num_samples", "seed",
@@ -52,14 +73,20 @@ def run(args: argparse.Namespace) -> int:
     _override(data, "split_pitch", args.split_pitch)
     _override(data, "window_seconds", args.window_seconds)
     validate_config(config)  # flags go through the schema too: one-line error naming the key
+    # the merged values too: a config file's .nan passes the schema's bounds as well
+    cli_checks.number("generate.temperature", gen["temperature"], 0, None, low_inclusive=False)
+    cli_checks.number("generate.top_p", gen["top_p"], 0, 1, low_inclusive=False)
+    cli_checks.number("generate.num_samples", gen["num_samples"], 1, cli_checks.MAX_NUM_SAMPLES)
+    cli_checks.number("generate.max_seconds", gen["max_seconds"], 0, None, low_inclusive=False)
     settings = GenSettings.from_config(config)
-    if not args.adapter.is_dir():
-        raise FileNotFoundError(f"{args.adapter}: no such adapter directory")
+    verify_adapter(args.adapter)  # a truncated safetensors file: one line, not a SafetensorError traceback
+    verify_base(args.base if args.base is not None else adapter_base_dir(args.adapter))
+    device = cli_checks.device(args.device)
 
     cond, seconds = conditioning_part(load_notes(args.conditioning), data["split_pitch"], gen["max_seconds"])
     if not cond:
         raise ValueError(f"{args.conditioning}: no notes <= split pitch {data['split_pitch']} to condition on")
-    model = load_for_inference(args.adapter, base_dir=args.base, device=args.device or pick_device())
+    model = load_for_inference(args.adapter, base_dir=args.base, device=device)
     seeds = [sample_seed(gen["seed"], 0, k) for k in range(gen["num_samples"])]
     result = generate_piece(model, cond, seconds, settings, seeds)
     out = args.out if args.out.suffix else args.out.with_suffix(".mid")
