@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
+from .fingerprint import note_fingerprint
 from .midi_io import MidiError, load_notes
 
 log = logging.getLogger(__name__)
@@ -158,14 +159,14 @@ def assign_splits(keys: Sequence[str], ratios: Mapping[str, float], seed: int, r
     return splits
 
 
-def _parse(path: str) -> tuple[str, int, float] | tuple[str, str]:
-    """(path, notes, seconds) or (path, reason) for the quarantine; runs in a worker."""
+def _parse(path: str) -> tuple[str, int, float, str] | tuple[str, str]:
+    """(path, notes, seconds, content fingerprint) or (path, reason) for the quarantine; runs in a worker."""
     try:
         notes = load_notes(path)
     except MidiError as exc:
         message = str(exc)
         return path, message[len(path) + 2 :] if message.startswith(f"{path}: ") else message
-    return path, len(notes), round(max(n.end for n in notes), 3)
+    return path, len(notes), round(max(n.end for n in notes), 3), note_fingerprint(notes)
 
 
 def parse_all(paths: Sequence[str], threads: int = 1) -> list[tuple]:
@@ -195,6 +196,17 @@ def read_pieces(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
+def _require_usable(files: Sequence[SourceFile], pieces: Sequence[dict], quarantined: Sequence[tuple[str, str]]) -> None:
+    """A source whose every file was quarantined stops here with one line, not later in pretraining."""
+    reasons = dict(quarantined)
+    for source in ("target", "corpus"):
+        paths = [f.path for f in files if f.source == source]
+        if paths and not any(p["source"] == source for p in pieces):
+            counts = Counter(reasons.get(p, "?").split(" (")[0].split(" of ")[0] for p in paths)
+            summary = ", ".join(f"{n} {why}" for why, n in counts.most_common(4))
+            raise ValueError(f"config key 'data.{source}': none of its {len(paths)} MIDI files is usable ({summary})")
+
+
 def ingest(
     corpus: Sequence[str],
     target: Sequence[str],
@@ -210,10 +222,17 @@ def ingest(
     pieces: list[dict] = []
     quarantined: list[tuple[str, str]] = []
     used_ids: set[str] = set()
+    first_copy: dict[str, SourceFile] = {}  # fingerprint -> the copy kept (target files come first)
     for f, result in zip(files, parsed):
         if len(result) == 2:
             quarantined.append((f.path, result[1]))
             log.warning("quarantined %s: %s", f.path, result[1])
+            continue
+        kept = first_copy.setdefault(result[3], f)
+        if kept is not f:  # same notes under another name: one copy only, or it leaks across splits
+            reason = f"duplicate of {kept.path}" + (" (a target piece)" if kept.source != f.source else "")
+            quarantined.append((f.path, reason))
+            log.warning("quarantined %s: %s", f.path, reason)
             continue
         pid = piece_id(f.artist, f.key)
         k = 1
@@ -223,6 +242,7 @@ def ingest(
         used_ids.add(pid)
         pieces.append(dict(piece_id=pid, path=f.path, artist=f.artist, source=f.source, split="",
                            notes=result[1], seconds=result[2], key=f.key))
+    _require_usable(files, pieces, quarantined)
     for source in ("corpus", "target"):
         rows = [p for p in pieces if p["source"] == source]
         # The target's test pieces are what generation conditions on: always have val and test.

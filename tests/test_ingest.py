@@ -111,10 +111,11 @@ def test_piece_id_is_filesystem_safe():
 def test_zero_length_file_is_quarantined(tmp_path):
     write_midi(tmp_path / "t" / "zero.mid", {"piano": [Note(1.0, 1.0, 60, 64)]})
     write_piece(tmp_path / "t" / "ok.mid")
+    write_piece(tmp_path / "t" / "other.mid", seed=1)  # a corpus of junk only is an error (test_hostile)
     pieces, quarantined = ingest([str(tmp_path / "t")], [str(tmp_path / "t" / "ok.mid")], RATIOS, 1,
                                  tmp_path / "p.tsv", tmp_path / "q.tsv")
     assert [Path(p).name for p, _ in quarantined] == ["zero.mid"]
-    assert [p["source"] for p in pieces] == ["target"]
+    assert sorted(p["source"] for p in pieces) == ["corpus", "target"]
 
 
 def test_literal_brackets_in_names_are_not_globs(tmp_path):

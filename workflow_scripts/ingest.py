@@ -8,5 +8,9 @@ from jazz_solo.ingest import ingest  # noqa: E402
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 p = snakemake.params
-ingest(p.corpus, p.target, p.split_ratios, p.seed, snakemake.output.pieces, snakemake.output.quarantine,
-       snakemake.threads)
+try:
+    ingest(p.corpus, p.target, p.split_ratios, p.seed, snakemake.output.pieces, snakemake.output.quarantine,
+           snakemake.threads)
+except ValueError as exc:  # e.g. a corpus of junk only: one line, also in the log
+    logging.error("%s", exc)
+    sys.exit(f"jazz-solo ingest: {exc}")
