@@ -1,0 +1,168 @@
+"""MIDI -> audio previews: FluidSynth renders each role with a General MIDI piano, numpy pans
+comping left and solo right, soundfile encodes Opus in Ogg.
+
+Why these: FluidSynth is the maintained SoundFont renderer every Linux distribution packages
+(no model, no network), and a GM SoundFont comes from the same package manager; rendering the
+two roles separately gives exact, equal-power panning and a level for each. Opus (48 kHz stereo,
+about 48 kbit/s) keeps a 30-s clip near 200 kB, so a report of a dozen clips stays a few MB
+(FLAC would be tens of MB); Chrome, Firefox, Edge and Safari >= 17 play it in an <audio> tag.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .midi_io import MidiError, load_tracks, split_roles, write_midi
+from .tokens import Note
+
+SAMPLE_RATE = 48_000  # Opus only encodes 8/12/16/24/48 kHz
+INSTALL_HINT = "apt-get install fluidsynth fluid-soundfont-gm (or timgm6mb-soundfont); see `make audio-deps`"
+# Preferred first: FluidR3 has the better piano, TimGM6mb is small (CI), default-GM is Debian's alternative.
+SOUNDFONTS = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+)
+# Equal-power pan positions (-1 left .. 1 right) and gains (dB) per role; other tracks play centred.
+PANS = {"comping": -0.5, "solo": 0.5}
+GAINS_DB = {"comping": -2.0, "solo": 0.0}
+FORMATS = {  # suffix -> (soundfile format, subtype, compression level)
+    ".opus": ("OGG", "OPUS", 0.93),  # 0.93 ~ 48 kbit/s stereo in libsndfile's Opus mapping
+    ".ogg": ("OGG", "VORBIS", 0.6),
+    ".flac": ("FLAC", "PCM_16", None),
+    ".wav": ("WAV", "PCM_16", None),
+}
+
+
+class SynthMissing(RuntimeError):
+    """No FluidSynth binary or no SoundFont: the message says what to install."""
+
+
+@dataclass(frozen=True)
+class Synth:
+    binary: str
+    soundfont: Path
+
+    def describe(self) -> str:
+        return f"fluidsynth + {self.soundfont.name}"
+
+
+def find_synth(soundfont: str | Path | None = None) -> Synth | None:
+    """FluidSynth on PATH and a GM SoundFont (``soundfont``, else $JAZZ_SOLO_SOUNDFONT, else the
+    first of :data:`SOUNDFONTS` that exists); None when either is missing."""
+    binary = shutil.which("fluidsynth")
+    wanted = soundfont or os.environ.get("JAZZ_SOLO_SOUNDFONT")
+    candidates = [Path(wanted)] if wanted else [Path(p) for p in SOUNDFONTS]
+    font = next((p.resolve() for p in candidates if p.is_file()), None)
+    return Synth(binary, font) if binary and font else None
+
+
+def require_synth(soundfont: str | Path | None = None) -> Synth:
+    synth = find_synth(soundfont)
+    if synth is None:
+        what = f"SoundFont {soundfont}" if soundfont and shutil.which("fluidsynth") else "a synthesizer"
+        raise SynthMissing(f"no audio: {what} not found; install: {INSTALL_HINT}")
+    return synth
+
+
+def synth_status() -> str:
+    """One word for Snakemake params: changes (and so reruns the previews) when a synth appears."""
+    synth = find_synth()
+    return synth.describe() if synth else "none"
+
+
+def _render_stem(synth: Synth, notes: Sequence[Note], frames: int, workdir: Path, name: str) -> np.ndarray:
+    """Mono float32 of ``notes`` on a GM piano, exactly ``frames`` long (zeros if no notes)."""
+    if not notes:
+        return np.zeros(frames, dtype=np.float32)
+    import soundfile as sf
+
+    midi, wav = workdir / f"{name}.mid", workdir / f"{name}.wav"
+    write_midi(midi, {name: notes})
+    cmd = [synth.binary, "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav",
+           "-F", str(wav), str(synth.soundfont), str(midi)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + frames / SAMPLE_RATE)
+    if proc.returncode != 0 or not wav.is_file():
+        reason = (proc.stderr or proc.stdout).strip().splitlines()
+        raise RuntimeError(f"fluidsynth failed ({reason[-1] if reason else f'exit {proc.returncode}'})")
+    data, _ = sf.read(wav, dtype="float32", always_2d=True)
+    mono = data.mean(axis=1)  # the stem's own stereo image is replaced by its pan position
+    out = np.zeros(frames, dtype=np.float32)
+    out[: min(frames, len(mono))] = mono[:frames]
+    return out
+
+
+def pan_gains(pan: float) -> tuple[float, float]:
+    """Equal-power (left, right) gains for a position in [-1, 1]."""
+    theta = (float(np.clip(pan, -1.0, 1.0)) + 1.0) * np.pi / 4
+    return float(np.cos(theta)), float(np.sin(theta))
+
+
+def clip_frames(tracks: Mapping[str, Sequence[Note]]) -> int:
+    """Audio length: the last note's end plus a release tail of 5 % (at most 1 s), so the clip
+    stays within a few per cent of the MIDI's length."""
+    end = max((n.end for notes in tracks.values() for n in notes), default=0.0)
+    return int(round((end + min(1.0, 0.05 * end)) * SAMPLE_RATE))
+
+
+def mix(synth: Synth, tracks: Mapping[str, Sequence[Note]]) -> np.ndarray:
+    """Stereo float32 (frames, 2): every track rendered, panned by role, peak-normalised to -1 dBFS."""
+    frames = clip_frames(tracks)
+    if frames == 0:
+        raise ValueError("nothing to render (no notes)")
+    out = np.zeros((frames, 2), dtype=np.float32)
+    with tempfile.TemporaryDirectory(prefix="jazz-solo-audio-") as tmp:
+        for i, (name, notes) in enumerate(tracks.items()):
+            stem = _render_stem(synth, notes, frames, Path(tmp), f"stem{i}")
+            left, right = pan_gains(PANS.get(name, 0.0))
+            gain = 10 ** (GAINS_DB.get(name, 0.0) / 20)
+            out[:, 0] += stem * left * gain
+            out[:, 1] += stem * right * gain
+    fade = min(frames, int(0.05 * SAMPLE_RATE))  # no click where the tail is cut
+    out[frames - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+    peak = float(np.abs(out).max())
+    return out * (0.89 / peak) if peak > 0 else out
+
+
+def encode(audio: np.ndarray, out: str | Path) -> Path:
+    """Write stereo float audio; the format follows the suffix (.opus, .ogg, .flac, .wav)."""
+    import soundfile as sf
+
+    out = Path(out)
+    if out.suffix.lower() not in FORMATS:
+        raise ValueError(f"{out}: unsupported audio suffix (use one of {', '.join(FORMATS)})")
+    fmt, subtype, level = FORMATS[out.suffix.lower()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"compression_level": level} if level is not None else {}
+    sf.write(out, audio, SAMPLE_RATE, format=fmt, subtype=subtype, **kwargs)
+    return out
+
+
+def roles_of(path: str | Path, split_pitch: int) -> dict[str, list[Note]]:
+    """{"comping": ..., "solo": ...}: the tracks of those names, else the notes split at ``split_pitch``."""
+    tracks = {name.lower(): notes for name, notes in load_tracks(path).items()}
+    if not tracks:
+        raise MidiError(f"{path}: no pitched notes to render")
+    if "solo" in tracks or "comping" in tracks:
+        return {"comping": tracks.get("comping", []), "solo": tracks.get("solo", [])}
+    cond, lead = split_roles(sorted((n for ns in tracks.values() for n in ns), key=lambda n: n.start), split_pitch)
+    return {"comping": cond, "solo": lead}
+
+
+def render(midi: str | Path, out: str | Path, synth: Synth, split_pitch: int = 60) -> Path:
+    """One MIDI file -> one audio file (comping left, solo right)."""
+    return encode(mix(synth, roles_of(midi, split_pitch)), out)
+
+
+def render_notes(tracks: Mapping[str, Sequence[Note]], out: str | Path, synth: Synth) -> Path:
+    """Notes per role (e.g. a real right hand over its comping) -> one audio file."""
+    return encode(mix(synth, tracks), out)
