@@ -15,7 +15,6 @@ loss or gradient raises :class:`TrainingDiverged` before anything is saved.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import os
@@ -331,15 +330,6 @@ def read_log(path: str | Path) -> list[dict[str, float | None]]:
         return [{k: (float(v) if v != "" else None) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
-def dataset_settings(npz: str | Path) -> dict[str, Any]:
-    """The data settings a window set was made with (its ``dataset_summary.json``; empty when absent,
-    e.g. window sets a test wrote by hand). Summaries from before vocabularies: performance."""
-    summary = Path(npz).parent / "dataset_summary.json"
-    if not summary.is_file():
-        return {}
-    return {"vocabulary": "performance", **json.loads(summary.read_text())}
-
-
 def pretrain(
     train_npz: str | Path,
     val_npz: str | Path,
@@ -356,16 +346,15 @@ def pretrain(
 
     The resume state lives in ``<model_dir>/../checkpoint`` and is removed at the end.
     """
-    from .model import build_model, data_record, pick_device, save_base
+    from .model import build_model, pick_device, save_base
     from .plots import loss_curve
 
     quiet_libraries()
     device = torch.device(device) if device is not None else pick_device()
     train_set, val_set = WindowSet.load(train_npz), WindowSet.load(val_npz)
-    data = data_record(dataset_settings(train_npz))
-    model = build_model(model_cfg, seed, data).to(device)
+    model = build_model(model_cfg, seed).to(device)
     checkpoint_dir = Path(model_dir).parent / "checkpoint"
-    fingerprint = config_hash({"model": dict(model_cfg), "data": data})
+    fingerprint = config_hash({"model": dict(model_cfg)})
     result = fit(model, train_set, val_set, TrainSettings.from_config(train_cfg), seed,
                  checkpoint_dir, fingerprint, desc="pretrain", on_step=on_step)
     save_base(model.to("cpu"), model_dir)
