@@ -105,7 +105,7 @@ def verify_base(model_dir: str | Path) -> None:
 
 
 def verify_metrics(path: str | Path) -> dict[str, Any]:
-    """A metrics.json as the evaluate rule writes it (object with status, summary, files)."""
+    """A metrics.json with what its readers need: an object with ``status`` and ``summary``."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -115,7 +115,7 @@ def verify_metrics(path: str | Path) -> dict[str, Any]:
         raise ArtifactError(f"{path}: truncated or not JSON") from None
     if not isinstance(data, dict):
         raise ArtifactError(f"{path}: not a JSON object")
-    for key, kind in (("status", str), ("summary", dict), ("files", list)):
+    for key, kind in (("status", str), ("summary", dict)):
         if not isinstance(data.get(key), kind):
             raise ArtifactError(f"{path}: '{key}' missing or not a {kind.__name__}")
     return data
@@ -146,9 +146,16 @@ def set_aside_corrupt(results: str | Path) -> list[tuple[Path, str]]:
     checks += [(p, verify_adapter) for p in sorted((results / "train").glob("**/adapter")) if p.is_dir()]
     checks += [(p, verify_metrics) for p in sorted((results / "gen").glob("**/metrics.json"))]
     for path, verify in checks:
+        if not path.exists():  # already set aside below, as a result of a corrupt adapter
+            continue
         try:
             verify(path)
         except ArtifactError as exc:
             set_aside(path, str(exc))
             found.append((path, str(exc)))
+            if verify is verify_adapter:  # its candidates' scores describe samples of the corrupt adapter
+                train_id = path.parent.relative_to(results / "train")
+                for metrics in sorted((results / "gen" / train_id).glob("**/metrics.json")):
+                    set_aside(metrics, f"adapter {path} was corrupt")
+                    found.append((metrics, f"{metrics}: its adapter was corrupt"))
     return found

@@ -10,20 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from .serve import Engine, StreamSession, notes_from_midi_bytes, midi_bytes, resolve_inside
+from .serve import Engine, StreamSession, check_seed, notes_from_midi_bytes, midi_bytes, resolve_inside
+from .session_table import SessionTable
 
 log = logging.getLogger(__name__)
 
-MAX_SESSIONS = 8
 LOOPBACK = "127.0.0.1"
 
 
@@ -50,10 +49,16 @@ def _b64(data: str, what: str) -> bytes:
         raise ValueError(f"{what}: not valid base64") from None
 
 
-def build_server(engine: Engine, allowed_dir: str | Path | None = None) -> MCPServer:
+def client_of(ctx: Context | None) -> str:
+    """Who is calling: the MCP transport session (``mcp-session-id``) over HTTP; stdio has one client."""
+    request = ctx.request_context.request if ctx is not None else None
+    header = request.headers.get("mcp-session-id") if request is not None and hasattr(request, "headers") else None
+    return f"http:{header}" if header else "stdio"
+
+
+def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions: SessionTable | None = None) -> MCPServer:
     server = MCPServer("jazz-solo", instructions="Improvise a right-hand jazz solo over left-hand (comping) MIDI.")
-    sessions: dict[str, StreamSession] = {}
-    ids = itertools.count(1)
+    sessions = sessions if sessions is not None else SessionTable()
 
     @server.tool()
     @_guard
@@ -84,7 +89,7 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None) -> MCPSe
         notes = notes_from_midi_bytes(data, path or "midi_base64")
         settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, primer_max_tokens=primer_max_tokens,
                         continuity_tokens=continuity_tokens)
-        out, summary = engine.generate_solo(notes, settings, seed, max_seconds)
+        out, summary = engine.generate_solo(notes, settings, check_seed(seed), max_seconds)
         return {**summary, "midi_base64": base64.b64encode(out).decode()}
 
     @server.tool()
@@ -95,27 +100,24 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None) -> MCPSe
         top_k: int | None = None,
         continuity_tokens: int | None = None,
         seed: int = 0,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Open a streaming session; returns session_id for stream_chunk / end_session."""
-        if len(sessions) >= MAX_SESSIONS:
-            raise ValueError(f"too many open sessions ({MAX_SESSIONS}); end one first")
         settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, continuity_tokens=continuity_tokens)
-        sid = f"s{next(ids)}"
-        sessions[sid] = StreamSession(engine, settings, seed)
+        sid = sessions.open(client_of(ctx), lambda: StreamSession(engine, settings, check_seed(seed)))
         return {"session_id": sid, "window_seconds": engine.settings.window_seconds}
 
     @server.tool()
     @_guard
-    def stream_chunk(session_id: str, midi_base64: str, chunk_seconds: float) -> dict[str, Any]:
+    def stream_chunk(session_id: str, midi_base64: str, chunk_seconds: float, ctx: Context | None = None) -> dict[str, Any]:
         """Feed the next chunk_seconds of conditioning (base64 MIDI timed from the chunk start; "" = silence).
 
         Returns the solo for that span: notes [[start, end, pitch, velocity], ...] timed from the
         chunk start, and the same as midi_base64 (track "solo")."""
-        if session_id not in sessions:
-            raise ValueError(f"unknown session_id {session_id!r}")
+        session = sessions.get(client_of(ctx), session_id)
         data = _b64(midi_base64, "midi_base64")
         notes = notes_from_midi_bytes(data, "chunk") if data else []
-        solo = sessions[session_id].feed(notes, chunk_seconds)
+        solo = session.feed(notes, chunk_seconds)
         return {
             "notes": [[round(n.start, 3), round(n.end, 3), n.pitch, n.velocity] for n in solo],
             "midi_base64": base64.b64encode(midi_bytes({"solo": solo})).decode(),
@@ -123,11 +125,9 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None) -> MCPSe
 
     @server.tool()
     @_guard
-    def end_session(session_id: str) -> dict[str, Any]:
-        """Close a streaming session."""
-        session = sessions.pop(session_id, None)
-        if session is None:
-            raise ValueError(f"unknown session_id {session_id!r}")
+    def end_session(session_id: str, ctx: Context | None = None) -> dict[str, Any]:
+        """Close a streaming session (only the client that opened it can)."""
+        session = sessions.close(client_of(ctx), session_id)
         return {"session_id": session_id, "chunks": session.chunks, "seconds": round(session.now, 3)}
 
     return server

@@ -28,6 +28,8 @@ def _check_header(path: Path) -> None:
             raise MidiError(f"{path}: SMPTE time division (frames per second) is not supported")
         if division == 0:
             raise MidiError(f"{path}: zero ticks per beat in the header")
+        if head[10:12] == b"\x00\x00":
+            raise MidiError(f"{path}: no tracks (the header counts 0)")
 
 
 def _read(path: Path) -> pretty_midi.PrettyMIDI:
@@ -39,7 +41,8 @@ def _read(path: Path) -> pretty_midi.PrettyMIDI:
             warnings.simplefilter("ignore")  # pretty_midi warns about odd meta events
             return pretty_midi.PrettyMIDI(str(path))
     except Exception as exc:  # mido/pretty_midi raise many types for corrupt files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # mido says EOFError with no text for a file cut short
+        reason = str(exc).splitlines()[0] if str(exc) else "truncated: " + type(exc).__name__
         raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import evaluate
+from .artifacts import atomic_write_text
 from .generate import run_generate
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,15 @@ def reval_seed(seed: int) -> int:
     """The base seed of the revalidation run, derived from (and different from) ``generate.seed``."""
     state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, REVAL_STREAM])
     return int(state.generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def drop_timings(jsonl_path: str | Path) -> None:
+    """Remove ``wall_s`` (machine speed, not music) from samples.jsonl: it goes into archive.tgz,
+    which must be byte-identical for identical runs. The time is logged instead."""
+    path = Path(jsonl_path)
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    log.info("revalidation generation took %.1f s", sum(float(r.pop("wall_s", 0) or 0) for r in records))
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def sweep_seeds(metrics_json: str | Path) -> set[int]:
@@ -51,6 +61,7 @@ def revalidate(
     wildcards) on new seeds and return its metrics.json content (plus ``seeds``, ``num_samples``)."""
     gen_cfg = {**config["generate"], "num_samples": int(num_samples), "seed": reval_seed(config["generate"]["seed"])}
     lines = run_generate(adapter_dir, pieces_tsv, samples_dir, jsonl_path, gen_cfg, config["data"])
+    drop_timings(jsonl_path)
     seeds = sorted({int(line["seed"]) for line in lines})
     reused = set(seeds) & sweep_seeds(sweep_metrics_json)
     if reused:  # 31-bit seeds from different streams: practically never, but say so if it happens

@@ -32,6 +32,7 @@ from .tokens import Note
 MAX_MIDI_BYTES = 2 * 1024 * 1024  # a 10-minute dense piano part is ~100 KB; more is a mistake or an attack
 MAX_SECONDS = 600.0                # longest conditioning one generate_solo call will render
 MAX_CHUNK_SECONDS = 60.0
+MAX_PATH_CHARS = 1024
 
 # Setting -> (type, low, high, low inclusive): anything outside is refused before touching the model.
 LIMITS: dict[str, tuple[type, float, float, bool]] = {
@@ -66,15 +67,31 @@ def resolve_inside(path: str | Path, allowed_dir: str | Path | None) -> Path:
     """``path`` (relative paths are taken inside the folder) resolved; refused unless inside ``allowed_dir``."""
     if allowed_dir is None:
         raise ValueError("reading files is disabled: start the server with --allowed-dir DIR")
-    root = Path(allowed_dir).resolve()
-    target = (root / path).resolve()  # an absolute `path` replaces root; resolve() follows .. and symlinks
-    if target != root and root not in target.parents:
-        raise ValueError(f"{path}: outside the allowed folder {root}")
-    if not target.is_file():
-        raise ValueError(f"{path}: no such file in the allowed folder")
-    if target.stat().st_size > MAX_MIDI_BYTES:
-        raise ValueError(f"{path}: larger than the {MAX_MIDI_BYTES} byte MIDI limit")
+    shown = str(path)[:200]  # a 5,000-character path is not echoed back whole
+    if not isinstance(path, str) or "\x00" in path or len(path) > MAX_PATH_CHARS:
+        raise ValueError(f"{shown}: not a usable path (at most {MAX_PATH_CHARS} characters, no NUL)")
+    try:
+        root = Path(allowed_dir).resolve()
+        target = (root / path).resolve()  # an absolute `path` replaces root; resolve() follows .. and symlinks
+        inside = target == root or root in target.parents
+        is_file = inside and target.is_file()
+        size = target.stat().st_size if is_file else 0
+    except (OSError, RuntimeError) as exc:  # symlink loop (RuntimeError in 3.11), name too long, ...
+        raise ValueError(f"{shown}: cannot be resolved ({type(exc).__name__})") from None
+    if not inside:
+        raise ValueError(f"{shown}: outside the allowed folder {root}")
+    if not is_file:
+        raise ValueError(f"{shown}: no such file in the allowed folder")
+    if size > MAX_MIDI_BYTES:
+        raise ValueError(f"{shown}: larger than the {MAX_MIDI_BYTES} byte MIDI limit")
     return target
+
+
+def check_seed(seed: Any) -> int:
+    """A seed torch can take (0 <= seed < 2**63); 2**70 would fail deep inside with an overflow."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {str(seed)[:40]}")
+    return seed
 
 
 def notes_from_midi_bytes(data: bytes, name: str = "midi") -> list[Note]:
@@ -117,7 +134,8 @@ class Engine:
     def load(cls, bundle_dir: str | Path | None = None, adapter_dir: str | Path | None = None) -> "Engine":
         """From ``bundle_dir`` (bundle.json + adapter/) or a bare ``adapter_dir`` (config.yaml defaults)."""
         from .config import load_config
-        from .model import load_for_inference
+        from .artifacts import verify_adapter, verify_base
+        from .model import adapter_base_dir, load_for_inference
 
         config = load_config()
         info: dict[str, Any] = {}
@@ -126,10 +144,15 @@ class Engine:
             bundle_json = bundle_dir / "bundle.json"
             if not bundle_json.is_file():
                 raise FileNotFoundError(f"{bundle_json}: no exported bundle (run the sweep, or pass --adapter DIR)")
-            info = json.loads(bundle_json.read_text())
+            try:
+                info = json.loads(bundle_json.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                raise ValueError(f"{bundle_json}: unreadable or truncated (export the bundle again)") from None
             config["data"].update(info.get("data", {}))
             config["generate"].update(info.get("generate", {}))
             adapter_dir = bundle_dir / info.get("paths", {}).get("adapter", "adapter")
+        verify_adapter(adapter_dir)  # truncated weights: one line naming the file, not a SafetensorError
+        verify_base(adapter_base_dir(adapter_dir))
         model = load_for_inference(adapter_dir, device="cpu")
         params = sum(p.numel() for p in model.parameters())
         info = {"adapter": str(adapter_dir), "parameters": params, "candidate": info.get("candidate")}

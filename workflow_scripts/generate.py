@@ -10,6 +10,9 @@ from jazz_solo.generate import run_generate  # noqa: E402
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 torch.set_num_threads(snakemake.threads)
+# This candidate's old metrics.json scores samples that are about to be replaced: drop it first,
+# so a failed generation can never leave an "ok" score behind (the evaluate rule rebuilds it).
+Path(snakemake.output.jsonl).with_name("metrics.json").unlink(missing_ok=True)
 try:
     run_generate(
         snakemake.input.adapter,
@@ -19,6 +22,6 @@ try:
         snakemake.params.generate,
         snakemake.params.data,
     )
-except ValueError as exc:  # bad input (e.g. an unreadable test piece): one line, also in the log
+except (ValueError, OSError) as exc:  # bad input (an unreadable test piece, a missing base): one line, also in the log
     logging.error("%s", exc)
     sys.exit(f"jazz-solo generate: {exc}")
