@@ -13,6 +13,7 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/generate.smk"
 include: "rules/evaluate.smk"
+include: "rules/calibration.smk"
 include: "rules/select.smk"
 
 

@@ -98,6 +98,11 @@ def best_record(
         "n_candidates": selection.get("n_candidates"),
         "n_eligible": selection.get("n_eligible"),
         "sweep_metrics": selection["metrics"],
+        # honesty (jazz_solo.honesty): the adapter's validation gain over the base, plain warnings,
+        # and the calibration rows' realism_distance to read the winner's against
+        "adapter_gain": selection.get("adapter_gain"),
+        "warnings": selection.get("warnings", []),
+        "calibration_realism": selection.get("calibration_realism", {}),
         "revalidation": {
             "status": reval_metrics.get("status", "ok"),
             "num_samples": reval_metrics.get("num_samples"),

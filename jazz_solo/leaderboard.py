@@ -83,19 +83,66 @@ def build(
     return frame
 
 
-def write(frame: pd.DataFrame, tsv: str | Path, md: str | Path | None = None) -> None:
+# Calibration rows (jazz_solo.calibration) sit below the candidates, told apart by ``kind``; they
+# have no rank and are never selected. Honesty columns: jazz_solo.honesty.
+CANDIDATE, CALIBRATION = "candidate", "calibration"
+HONESTY_COLUMNS = ("adapter_gain", "adapter_gain_pct", "adapter_base_nll", "adapter_nll", "adapter_sha256")
+TEXT_COLUMNS = ("kind", "flags", "adapter_sha256", "description")
+
+
+def with_calibration(
+    frame: pd.DataFrame, candidates: Sequence[Mapping[str, Any]], calibration: Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
+    """The leaderboard of :func:`build` with its rows replaced by ``candidates`` (the same rows,
+    annotated with flags and adapter gain) and the ``calibration`` rows appended."""
+    cols = list(frame.columns)
+    at = cols.index("excluded") + 1
+    cols = cols[:2] + ["kind"] + cols[2:at] + ["flags"] + cols[at:]
+    rows = [{**r, "kind": CANDIDATE} for r in candidates] + [{**r, "kind": CALIBRATION} for r in calibration]
+    extra = [*HONESTY_COLUMNS, "description"]
+    others = sorted({k for r in rows for k in r} - set(cols) - set(extra))
+    others = [k for k in others if not any(v in k for v in VOLATILE)]
+    out = pd.DataFrame(rows).reindex(columns=cols + others + extra)
+    out["rank"] = out["rank"].astype("Int64")
+    return out
+
+
+def write(frame: pd.DataFrame, tsv: str | Path, md: str | Path | None = None, notes: Sequence[str] = ()) -> None:
     """TSV (machine-readable, fixed float format) and Markdown (for people and the report)."""
     Path(tsv).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(tsv, sep="\t", index=False, float_format=FLOAT_FORMAT, na_rep="")
     if md is not None:
-        Path(md).write_text(markdown(frame))
+        Path(md).write_text(markdown(frame, notes))
 
 
-def markdown(frame: pd.DataFrame) -> str:
+def _calibration_table(calib: pd.DataFrame, by_split: bool) -> list[str]:
+    """The calibration rows as their own table (same metrics, same reference as the candidates)."""
+    if calib.empty:
+        return []
+    key = [select.REALISM, select.FIT_GAIN, select.DEAD_AIR, select.DENSITY, "max_copy_run", "num_samples"]
+    shown = calib[["candidate", *(["split_pitch"] if by_split else []), *(k for k in key if k in calib), "description"]]
+    shown = shown.assign(candidate=shown["candidate"].str.removeprefix(f"{CALIBRATION}:")).rename(
+        columns={"candidate": "calibration row", "num_samples": "pieces/samples"})
+    shown = shown.astype(object).where(shown.notna(), None)
+    return [
+        "## Calibration: where real and random music fall on the same scale",
+        "",
+        "A candidate between real_held_out and corpus_artists plays like this artist; below base_only, "
+        "its adapter helps. max_copy_run: longest run of notes shared with the target's training pieces.",
+        "",
+        shown.to_markdown(index=False, floatfmt=".4g", missingval=""),
+        "",
+    ]
+
+
+def markdown(frame: pd.DataFrame, notes: Sequence[str] = ()) -> str:
     """The leaderboard for people: rank, the parameters that vary, status and the ranking metrics
-    (the full candidate ids and every metric are in the TSV)."""
+    (the full candidate ids and every metric are in the TSV), flags, then the calibration rows."""
+    calib = frame[frame["kind"] == CALIBRATION] if "kind" in frame else frame.iloc[:0]
+    frame = frame[frame["kind"] != CALIBRATION] if "kind" in frame else frame
     params = [p.name for p in sweep.PARAMS if p.name in frame and frame[p.name].nunique(dropna=False) > 1]
     key = [select.REALISM, select.FIT_GAIN, select.DEAD_AIR, select.REPETITION, select.DENSITY, select.LEAD_NOTES]
+    key += ["adapter_gain", "max_copy_run", "flags"]
     shown = frame[["rank", *params, "status", "excluded", *(k for k in key if k in frame)]]
     shown = shown.astype(object).where(shown.notna(), None)  # blank cells, not <NA>/nan
     fixed = {p.name: frame[p.name].iloc[0] for p in sweep.PARAMS if p.name in frame and p.name not in params}
@@ -107,6 +154,9 @@ def markdown(frame: pd.DataFrame) -> str:
         "",
         shown.to_markdown(index=False, floatfmt=".4g", missingval=""),
         "",
+        *(f"**Warning:** {note}" for note in notes),
+        *([""] if notes else []),
+        *_calibration_table(calib, "split_pitch" in params),
     ]
     return "\n".join(lines)
 
@@ -130,6 +180,7 @@ def read(tsv: str | Path) -> pd.DataFrame:
     if not tsv.is_file():
         raise FileNotFoundError(f"{tsv}: no leaderboard (run the leaderboard rule first)")
     dtypes = {p.name: str for p in sweep.PARAMS} | {"candidate": str, "status": str, "excluded": str}
+    dtypes |= {c: str for c in TEXT_COLUMNS}
     frame = pd.read_csv(tsv, sep="\t", dtype=dtypes, keep_default_na=False, na_values=[""])
     frame["rank"] = frame["rank"].astype("Int64")
     return frame
@@ -147,14 +198,16 @@ def select_from(tsv: str | Path, rule: str, min_notes: float) -> dict[str, Any]:
 
     ValueError listing every candidate's exclusion reason when no candidate qualifies.
     """
-    frame = read(tsv)
+    board = read(tsv)
+    frame = board[board["kind"] != CALIBRATION] if "kind" in board else board
     winners = frame[frame["rank"] == 1]
     if winners.empty:
         reasons = "; ".join(f"{r.candidate}: {r.excluded}" for r in frame.itertuples()) or "no candidates"
         raise ValueError(f"{tsv}: no candidate qualifies under select.rule={rule} ({reasons})")
     row = winners.iloc[0]
     param_names = {p.name for p in sweep.PARAMS}
-    metric_cols = [c for c in frame.columns if c not in param_names | {"rank", "candidate", "status", "excluded"}]
+    not_metrics = param_names | {"rank", "candidate", "status", "excluded", *TEXT_COLUMNS}
+    metric_cols = [c for c in frame.columns if c not in not_metrics]
     return {
         "candidate": row["candidate"],
         "params": params_of(row["candidate"]),
@@ -164,7 +217,27 @@ def select_from(tsv: str | Path, rule: str, min_notes: float) -> dict[str, Any]:
         "n_candidates": int(len(frame)),
         "n_eligible": int(frame["rank"].notna().sum()),
         "metrics": {c: _clean(row[c]) for c in metric_cols if _clean(row[c]) is not None},
+        **honesty_record(row, board),
     }
+
+
+def honesty_record(row: pd.Series, board: pd.DataFrame) -> dict[str, Any]:
+    """What best.json says plainly about the winner: its adapter's validation gain, its flags as
+    ``warnings`` (plus one when the base alone scores closer to the reference), and the
+    calibration rows of its split_pitch."""
+    names = {"improvement": "adapter_gain", "improvement_pct": "adapter_gain_pct", "base_nll": "adapter_base_nll",
+             "adapter_nll": "adapter_nll"}  # as in the adapter's eval.json
+    gain = {k: _clean(row.get(col)) for k, col in names.items()}
+    warnings = [f for f in str(_clean(row.get("flags")) or "").split("; ") if f]
+    calibration = {}
+    if "kind" in board:
+        same = board[(board["kind"] == CALIBRATION) & (board["split_pitch"] == row.get("split_pitch"))]
+        calibration = {str(r["candidate"]).removeprefix(f"{CALIBRATION}:"): _clean(r[select.REALISM])
+                       for _, r in same.iterrows()}
+    base, own = calibration.get("base_only"), _clean(row.get(select.REALISM))
+    if base is not None and own is not None and own >= base:
+        warnings.append(f"the base alone is as close to the reference (realism_distance {base:.4g} vs {own:.4g})")
+    return {"adapter_gain": gain, "warnings": warnings, "calibration_realism": calibration}
 
 
 def write_json(path: str | Path, data: Mapping[str, Any]) -> None:

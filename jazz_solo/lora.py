@@ -27,13 +27,28 @@ from .windows import WindowSet
 log = logging.getLogger(__name__)
 
 
+ALL_LINEAR = "all-linear"  # peft's shorthand: every linear layer except the output head
+
+
+def target_modules(value: str | list[str]) -> str | list[str]:
+    """The peft ``target_modules`` of a config value: module names, or "all-linear" (given as a
+    string, or a one-item list, which is how a sweep path ``lora_target_modules~all-linear`` reads
+    back); peft only recognises the shorthand as a plain string."""
+    names = [value] if isinstance(value, str) else list(value)
+    if ALL_LINEAR in names:
+        if len(names) > 1:
+            raise ValueError(f"config key 'lora.target_modules' {names}: {ALL_LINEAR!r} cannot be combined with names")
+        return ALL_LINEAR
+    return names
+
+
 def lora_config(lora_cfg: Mapping[str, Any]) -> LoraConfig:
     """A peft LoraConfig from the ``lora:`` config section (after sweep wildcards are applied)."""
     return LoraConfig(
         r=int(lora_cfg["r"]),
         lora_alpha=float(lora_cfg["alpha"]),
         lora_dropout=float(lora_cfg["dropout"]),
-        target_modules=list(lora_cfg["target_modules"]),
+        target_modules=target_modules(lora_cfg["target_modules"]),
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -46,7 +61,7 @@ def wrap(base: torch.nn.Module, lora_cfg: Mapping[str, Any], seed: int) -> PeftM
     try:
         return get_peft_model(base, lora_config(lora_cfg))
     except ValueError as exc:  # e.g. a target module name the model does not have
-        raise ValueError(f"config key 'lora.target_modules' {list(lora_cfg['target_modules'])}: "
+        raise ValueError(f"config key 'lora.target_modules' {lora_cfg['target_modules']}: "
                          f"{str(exc).splitlines()[0]}") from None
 
 

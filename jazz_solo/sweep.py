@@ -58,7 +58,7 @@ def format_value(value: Any) -> str:
 def parse_value(param: SweepParam, text: str, config: Mapping[str, Any]) -> Any:
     """Inverse of :func:`format_value`, typed like the default in the config section."""
     default = config[param.section][param.key]
-    if isinstance(default, list):
+    if isinstance(default, list) or param.name == "lora_target_modules":  # may also be "all-linear"
         return text.split("+")
     if isinstance(default, bool):
         return text == "true"

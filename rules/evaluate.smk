@@ -1,4 +1,5 @@
-# Evaluation (DESIGN §4): the real reference once per split_pitch, then metrics.json per candidate.
+# Evaluation (DESIGN §4): the real reference and the target's training phrases (copy check) once
+# per split_pitch, then metrics.json per candidate.
 EVAL_LOGS = f"{RESULTS}/logs/evaluate"
 
 
@@ -21,11 +22,25 @@ rule reference:
         "../workflow_scripts/reference.py"
 
 
+rule train_phrases:
+    input:
+        pieces=f"{DATA_DIR}/pieces.tsv",
+    output:
+        f"{DATA_DIR}/{DATA_PATTERN}/target_train_phrases.json",
+    log:
+        f"{EVAL_LOGS}/train_phrases/{DATA_PATTERN}.log",
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../workflow_scripts/train_phrases.py"
+
+
 rule evaluate:
     input:
         jsonl=f"{RESULTS}/gen/{GEN_PATTERN}/samples.jsonl",
         samples=f"{RESULTS}/gen/{GEN_PATTERN}/samples",
         reference=f"{DATA_DIR}/{DATA_PATTERN}/reference.json",
+        phrases=rules.train_phrases.output[0],
     output:
         f"{RESULTS}/gen/{GEN_PATTERN}/metrics.json",
     params:

@@ -10,6 +10,10 @@ include: "select_functions.smk"
 rule leaderboard:
     input:
         metrics=candidate_metrics(),
+        evals=[f"{RESULTS}/train/{t}/eval.json" for t in instances("train")],
+        adapters=[f"{RESULTS}/train/{t}/adapter" for t in instances("train")],
+        calibration=[f"{RESULTS}/calibration/{d}/calibration.json" for d in instances("data")],
+        base_only=[f"{RESULTS}/calibration/{d}/base_only/metrics.json" for d in instances("data")],
     output:
         tsv=report(
             f"{SWEEP_DIR}/leaderboard.tsv",
@@ -20,6 +24,8 @@ rule leaderboard:
         md=f"{SWEEP_DIR}/leaderboard.md",
     params:
         candidates=instances("gen"),
+        train_candidates=instances("train"),
+        split_pitches=[combo["split_pitch"] for combo in sweep.combinations(config, "data")],
         rule=config["select"]["rule"],
         min_notes=config["select"]["min_notes"],
     log:

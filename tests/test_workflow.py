@@ -66,7 +66,13 @@ def tiny_run(tmp_path_factory) -> Path:
 def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
     results = tiny_run / "results"
     board = (results / "sweep" / "leaderboard.tsv").read_text().splitlines()
-    assert len(board) == 1 + 4  # 2 lora_r x 2 temperatures, every one listed
+    assert len(board) == 1 + 4 + 4  # 2 lora_r x 2 temperatures, every one listed; 4 calibration rows
+    header = board[0].split("\t")
+    kinds = [dict(zip(header, line.split("\t"))) for line in board[1:]]
+    calibration_rows = [r["candidate"] for r in kinds if r["kind"] == "calibration"]
+    assert calibration_rows == [f"calibration:{k}" for k in ("real_held_out", "corpus_artists", "random_notes", "base_only")]
+    assert all(r["realism_distance"] for r in kinds)  # every row on the same scale
+    assert "## Calibration" in (results / "sweep" / "leaderboard.md").read_text()
     selection = json.loads((results / "best" / "selection.json").read_text())
     assert selection["rank"] == 1 and selection["candidate"] in board[1]
     best = json.loads((results / "best" / "best.json").read_text())
@@ -77,6 +83,10 @@ def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
     sweep_metrics = json.loads((results / "gen" / best["candidate"] / "metrics.json").read_text())
     assert not set(reval["seeds"]) & {f["seed"] for f in sweep_metrics["files"]}  # new seeds
     assert len(best["adapter_sha256"]) == 64
+    assert set(best["adapter_gain"]) == {"base_nll", "adapter_nll", "improvement", "improvement_pct"}
+    assert isinstance(best["warnings"], list) and "base_only" in best["calibration_realism"]
+    if best["adapter_gain"]["improvement"] <= 0:
+        assert any("not better than the base" in w for w in best["warnings"])
 
     bundle = json.loads((results / "best" / "bundle.json").read_text())
     assert bundle["data"]["split_pitch"] == int(selection["params"]["split_pitch"])
@@ -104,7 +114,8 @@ def test_rebuild_precision_from_dry_run_job_counts(tiny_run, tmp_path):
     assert new_temperature == {"generate": 2, "evaluate": 2, **{rule: 1 for rule in AGGREGATION}}
 
     new_split = planned_jobs(tiny_run, tiny_variant(tmp_path, "split", split_pitch=[60, 64]))
-    per_split_pitch = {"tokenize": 1, "reference": 1, "pretrain": 1, "train_lora": 2, "generate": 4, "evaluate": 4}
+    per_split_pitch = {"tokenize": 1, "reference": 1, "pretrain": 1, "train_lora": 2, "generate": 4, "evaluate": 4,
+                       "train_phrases": 1, "calibration": 1, "base_adapter": 1, "generate_base": 1, "evaluate_base": 1}
     assert new_split == {**per_split_pitch, **{rule: 1 for rule in AGGREGATION}}
 
 
@@ -131,7 +142,7 @@ def test_failed_candidate_is_listed_as_failed_and_the_others_still_rank(tiny_run
             (work / "results" / "sweep" / "leaderboard.tsv").read_text().splitlines()[1:]]
     failed = [r for r in rows if r["candidate"] == loser][0]
     assert (failed["status"], failed["rank"], failed["excluded"]) == ("failed", "", "no samples")
-    assert sorted(r["rank"] for r in rows if r["candidate"] != loser) == ["1", "2", "3"]
+    assert sorted(r["rank"] for r in rows if r["candidate"] != loser and r["kind"] == "candidate") == ["1", "2", "3"]
 
 
 @pytest.mark.slow

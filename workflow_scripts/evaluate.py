@@ -1,7 +1,8 @@
-"""Rule evaluate: metrics.json of one generated candidate against the reference (thin adapter)."""
+"""Rule evaluate: metrics.json of one generated candidate against the reference, with the copy
+check against the target's training pieces (thin adapter)."""
 import logging
 
-from jazz_solo import evaluate, sweep
+from jazz_solo import calibration, copycheck, evaluate, sweep
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 candidate = dict(snakemake.wildcards)  # the candidate's settings
@@ -15,5 +16,7 @@ result = evaluate.evaluate_samples(
     threshold_ms=snakemake.params.evaluate.get("dead_air_threshold_ms", 180),
     prov=evaluate.provenance(evaluate.candidate_hash(candidate_config)),
 )
+calibration.add_copy_check(result, copycheck.load_index(snakemake.input.phrases), int(snakemake.wildcards.split_pitch))
 evaluate.write_json(snakemake.output[0], result)
-logging.info("status %s, realism_distance %s", result["status"], result["realism_distance"])
+logging.info("status %s, realism_distance %s, longest run shared with training %s notes",
+             result["status"], result["realism_distance"], result["summary"].get("max_copy_run"))
