@@ -49,11 +49,15 @@ def _b64(data: str, what: str) -> bytes:
         raise ValueError(f"{what}: not valid base64") from None
 
 
-def client_of(ctx: Context | None) -> str:
-    """Who is calling: the MCP transport session (``mcp-session-id``) over HTTP; stdio has one client."""
+def client_of(ctx: Context | None) -> str | None:
+    """Who owns a streaming session: the MCP transport session (``mcp-session-id``, HTTP with the
+    handshake protocols); stdio has one client. Stateless HTTP (protocol 2026-07-28 on) has no
+    transport session: None, and the random session id alone is the key (see SessionTable)."""
     request = ctx.request_context.request if ctx is not None else None
-    header = request.headers.get("mcp-session-id") if request is not None and hasattr(request, "headers") else None
-    return f"http:{header}" if header else "stdio"
+    if request is None or not hasattr(request, "headers"):
+        return "stdio"
+    header = request.headers.get("mcp-session-id")
+    return f"http:{header}" if header else None
 
 
 def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions: SessionTable | None = None) -> MCPServer:

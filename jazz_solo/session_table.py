@@ -1,10 +1,13 @@
 """Streaming sessions of a server, each owned by the client connection that opened it.
 
 Over HTTP every client is 127.0.0.1, so an address says nothing about who is who; the owner is
-the MCP transport session (its ``mcp-session-id``). Ids are random (``secrets``), not a counter,
-so they cannot be guessed; a session idle for ``idle_seconds`` is closed, so a client that
-vanishes frees its slots; each owner has its own cap, so one client cannot lock out others
+the MCP transport session (its ``mcp-session-id``). Ids are random (``secrets``, 128 bits), not a
+counter, so they cannot be guessed; a session idle for ``idle_seconds`` is closed, so a client
+that vanishes frees its slots; each owner has its own cap, so one client cannot lock out others
 (the global cap only bounds memory). Another owner's id reads as unknown, as if it did not exist.
+
+Owner ``None`` is a client without a transport session (stateless HTTP, MCP 2026-07-28 on): its
+unguessable id is then the only credential, and only the global cap and idle expiry apply.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ IDLE_SECONDS = 600.0
 
 @dataclass
 class _Entry:
-    owner: str
+    owner: str | None
     session: Any
     last_used: float = field(default_factory=time.monotonic)
 
@@ -39,11 +42,11 @@ class SessionTable:
         for sid in [s for s, e in self._entries.items() if now - e.last_used > self.idle_seconds]:
             del self._entries[sid]
 
-    def open(self, owner: str, make: Callable[[], Any]) -> str:
+    def open(self, owner: str | None, make: Callable[[], Any]) -> str:
         """Add ``make()`` for ``owner``; ValueError when the owner (or the server) is at its cap."""
         with self._lock:
             self._expire()
-            if sum(e.owner == owner for e in self._entries.values()) >= self.per_owner:
+            if owner is not None and sum(e.owner == owner for e in self._entries.values()) >= self.per_owner:
                 raise ValueError(f"too many open sessions for this client ({self.per_owner}); end one first")
             if len(self._entries) >= self.max_total:
                 raise ValueError(f"server busy: {self.max_total} sessions open; try again later")
@@ -52,7 +55,7 @@ class SessionTable:
             self._entries[sid] = _Entry(owner, session, self.clock())
             return sid
 
-    def get(self, owner: str, sid: str) -> Any:
+    def get(self, owner: str | None, sid: str) -> Any:
         """The owner's session ``sid`` (touching it); unknown, expired or foreign ids raise ValueError."""
         with self._lock:
             self._expire()
@@ -62,7 +65,7 @@ class SessionTable:
             entry.last_used = self.clock()
             return entry.session
 
-    def close(self, owner: str, sid: str) -> Any:
+    def close(self, owner: str | None, sid: str) -> Any:
         session = self.get(owner, sid)
         with self._lock:
             self._entries.pop(sid, None)
