@@ -51,6 +51,18 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _read_json(path: Path) -> Any:
+    """Parsed JSON of ``path``; ArtifactError naming it when missing, unreadable or truncated."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing") from None
+    except OSError as exc:
+        raise ArtifactError(f"{path}: unreadable ({exc.strerror or type(exc).__name__})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ArtifactError(f"{path}: truncated or not JSON") from None
+
+
 def verify_safetensors(path: str | Path) -> None:
     """Header parses and the file holds exactly the bytes the header promises (catches truncation)."""
     path = Path(path)
@@ -80,12 +92,9 @@ def verify_adapter(adapter_dir: str | Path) -> None:
     adapter_dir = Path(adapter_dir)
     if not adapter_dir.is_dir():
         raise ArtifactError(f"{adapter_dir}: no such adapter directory")
-    try:
-        cfg = json.loads((adapter_dir / ADAPTER_CONFIG).read_text())
-    except FileNotFoundError:
-        raise ArtifactError(f"{adapter_dir}: not a peft adapter directory (no {ADAPTER_CONFIG})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ArtifactError(f"{adapter_dir / ADAPTER_CONFIG}: unreadable or truncated") from None
+    if not (adapter_dir / ADAPTER_CONFIG).is_file():
+        raise ArtifactError(f"{adapter_dir}: not a peft adapter directory (no {ADAPTER_CONFIG})")
+    cfg = _read_json(adapter_dir / ADAPTER_CONFIG)
     if not isinstance(cfg, dict) or not isinstance(cfg.get("base_model_name_or_path"), str):
         raise ArtifactError(f"{adapter_dir / ADAPTER_CONFIG}: no base_model_name_or_path")
     if not (adapter_dir / ADAPTER_WEIGHTS).is_file():
@@ -96,10 +105,7 @@ def verify_adapter(adapter_dir: str | Path) -> None:
 def verify_base(model_dir: str | Path) -> None:
     """A saved base model folder (config.json + complete model.safetensors)."""
     model_dir = Path(model_dir)
-    try:
-        json.loads((model_dir / "config.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ArtifactError(f"{model_dir / 'config.json'}: missing, unreadable or truncated") from None
+    _read_json(model_dir / "config.json")
     if (model_dir / "model.safetensors").is_file():
         verify_safetensors(model_dir / "model.safetensors")
 
@@ -107,12 +113,7 @@ def verify_base(model_dir: str | Path) -> None:
 def verify_metrics(path: str | Path) -> dict[str, Any]:
     """A metrics.json with what its readers need: an object with ``status`` and ``summary``."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ArtifactError(f"{path}: unreadable ({exc.strerror or type(exc).__name__})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ArtifactError(f"{path}: truncated or not JSON") from None
+    data = _read_json(path)
     if not isinstance(data, dict):
         raise ArtifactError(f"{path}: not a JSON object")
     for key, kind in (("status", str), ("summary", dict)):
