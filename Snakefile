@@ -15,6 +15,7 @@ include: "rules/generate.smk"
 include: "rules/evaluate.smk"
 include: "rules/calibration.smk"
 include: "rules/select.smk"
+include: "rules/listen.smk"
 
 
 rule all:

@@ -21,7 +21,7 @@ from jazz_solo.config import PROJECT_ROOT
 
 TINY = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 TORCH_RULES = ("pretrain", "train_lora", "generate", "revalidate")
-AGGREGATION = {"leaderboard", "select_best", "revalidate", "export", "report_figures", "all"}
+AGGREGATION = {"leaderboard", "select_best", "revalidate", "export", "report_figures", "audio_previews", "all"}
 
 
 def snakemake(workdir: Path, *args: str, configfile: Path = TINY) -> subprocess.CompletedProcess:
@@ -123,8 +123,32 @@ def test_report_html(tiny_run):
     proc = snakemake(tiny_run, "--report", "results/report.html")
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (tiny_run / "results" / "report.html").read_text(errors="replace")
-    for name in ("leaderboard.tsv", "piano_rolls.png", "metric_distributions.png", "training_curves.png", "best.json"):
+    for name in ("leaderboard.tsv", "piano_rolls.png", "metric_distributions.png", "training_curves.png", "best.json",
+                 "listen.html"):
         assert name in html
+
+
+def test_audio_previews_real_base_and_best_over_the_same_comping(tiny_run):
+    import soundfile as sf
+
+    from jazz_solo import audio
+
+    page = (tiny_run / "results" / "report" / "listen.html").read_text()
+    if audio.find_synth() is None:  # CI installs it (.ci/run); elsewhere the page says what to install
+        assert "Audio previews skipped" in page and "apt-get install fluidsynth" in page
+        pytest.skip(f"no synthesizer: {audio.INSTALL_HINT}")
+    manifest = json.loads((tiny_run / "results" / "report" / "listen" / "clips.json").read_text())
+    clips = manifest["clips"]
+    assert [c["kind"] for c in clips] == ["real", "base", "best", "best"]  # 1 test piece, 2 reval samples
+    assert clips[1]["seed"] == clips[2]["seed"]  # base alone vs best: same comping, same seed
+    assert page.count("<audio") == len(clips)
+    for clip in clips:
+        path = tiny_run / clip["audio"]
+        info = sf.info(str(path))
+        assert info.samplerate == 48000 and info.channels == 2
+        assert abs(info.duration / clip["midi_seconds"] - 1) <= 0.10, clip
+        data, _ = sf.read(str(path))
+        assert float((data**2).mean()) ** 0.5 > 1e-3, clip  # not silent
 
 
 def test_failed_candidate_is_listed_as_failed_and_the_others_still_rank(tiny_run, tmp_path):

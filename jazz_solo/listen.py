@@ -1,0 +1,211 @@
+"""The report's listening section: per held-out piece, the real right hand, the base model alone
+and the best candidate's revalidated samples, all over the same comping, as playable clips.
+
+The base-only solo uses the same conditioning and seed as the best's first sample, so the pair
+differs only by the adapter: what the LoRA taught is what you hear change.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import audio
+from .evaluate import cap
+from .midi_io import load_notes, load_tracks, split_roles, write_midi
+from .tokens import Note
+
+log = logging.getLogger(__name__)
+KIND_LABELS = {"real": "real right hand", "base": "base model only", "best": "best candidate"}
+
+
+@dataclass
+class Clip:
+    piece_id: str
+    kind: str  # real | base | best
+    label: str
+    midi: str
+    audio: str = ""
+    seed: int | None = None
+    midi_seconds: float = 0.0
+    audio_seconds: float = 0.0
+    kbytes: float = 0.0
+    render_s: float = 0.0
+
+
+def pick_samples(jsonl: str | Path, max_pieces: int, per_piece: int) -> dict[str, list[dict[str, Any]]]:
+    """The first ``per_piece`` revalidated samples of each of the first ``max_pieces`` pieces."""
+    records = [json.loads(line) for line in Path(jsonl).read_text().splitlines() if line.strip()]
+    by_piece: dict[str, list[dict[str, Any]]] = {}
+    for rec in sorted(records, key=lambda r: (str(r["piece_id"]), int(r["sample"]))):
+        by_piece.setdefault(str(rec["piece_id"]), []).append(rec)
+    return {p: recs[:per_piece] for p, recs in list(by_piece.items())[:max_pieces]}
+
+
+def comping_of(midi: str | Path) -> list[Note]:
+    return load_tracks(midi).get("comping", [])
+
+
+def real_tracks(piece_path: str | Path, split_pitch: int, seconds: float, comping: Sequence[Note]) -> dict[str, list[Note]]:
+    """The piece's real right hand (notes > split_pitch, cut at ``seconds`` like a generated solo)
+    over the comping the samples were generated on."""
+    _, lead = split_roles(load_notes(piece_path), split_pitch)
+    return {"comping": list(comping), "solo": cap(lead, seconds)}
+
+
+def base_only_solos(
+    config: Mapping[str, Any], base_dir: str | Path, picks: Mapping[str, Sequence[Mapping[str, Any]]], samples_dir: str | Path
+) -> dict[str, tuple[int, list[Note]]]:
+    """piece_id -> (seed, solo) from the base model without adapter, on the comping and seed of
+    that piece's first revalidated sample."""
+    import torch
+
+    from .generate import GenSettings, generate_piece
+    from .model import load_for_inference, pick_device
+
+    model = load_for_inference(None, base_dir=base_dir, device=pick_device())
+    settings = GenSettings.from_config({"generate": config["generate"], "data": config["data"]})
+    out = {}
+    with torch.no_grad():
+        for piece_id, recs in picks.items():
+            first = recs[0]
+            cond = comping_of(Path(samples_dir) / Path(first["midi"]).name)
+            result = generate_piece(model, cond, float(first["seconds"]), settings, [int(first["seed"])])
+            out[piece_id] = (int(first["seed"]), result.solos[0])
+    return out
+
+
+def _render(clip: Clip, tracks: Mapping[str, Sequence[Note]], synth: audio.Synth, out_dir: Path) -> Clip:
+    """Render ``tracks`` to ``out_dir``/<clip's MIDI name>.opus and fill in the numbers."""
+    import soundfile as sf
+
+    t0 = time.perf_counter()
+    target = out_dir / (Path(clip.midi).stem + ".opus")
+    audio.render_notes(tracks, target, synth)
+    clip.render_s = round(time.perf_counter() - t0, 3)
+    clip.audio = str(target)
+    clip.audio_seconds = round(sf.info(str(target)).duration, 3)
+    clip.midi_seconds = round(max((n.end for ns in tracks.values() for n in ns), default=0.0), 3)
+    clip.kbytes = round(target.stat().st_size / 1024, 1)
+    return clip
+
+
+def build_clips(
+    picks: Mapping[str, Sequence[Mapping[str, Any]]],
+    samples_dir: str | Path,
+    pieces_tsv: str | Path,
+    split_pitch: int,
+    base_solos: Mapping[str, tuple[int, list[Note]]],
+    synth: audio.Synth,
+    out_dir: str | Path,
+) -> list[Clip]:
+    """Write the real and base-only MIDI beside the clips and render every clip of every piece."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = pd.read_csv(pieces_tsv, sep="\t", dtype=str, keep_default_na=False).set_index("piece_id")["path"]
+    clips = []
+    for piece_id, recs in picks.items():
+        first = Path(samples_dir) / Path(recs[0]["midi"]).name
+        comping = comping_of(first)
+        if piece_id in paths.index:
+            tracks = real_tracks(paths[piece_id], split_pitch, float(recs[0]["seconds"]), comping)
+            midi = write_midi(out_dir / f"{piece_id}_real.mid", tracks)
+            clips.append(_render(Clip(piece_id, "real", KIND_LABELS["real"], str(midi)), tracks, synth, out_dir))
+        if piece_id in base_solos:
+            seed, solo = base_solos[piece_id]
+            tracks = {"comping": comping, "solo": solo}
+            midi = write_midi(out_dir / f"{piece_id}_base_s0.mid", tracks)
+            clips.append(_render(Clip(piece_id, "base", KIND_LABELS["base"], str(midi), seed=seed), tracks, synth, out_dir))
+        for rec in recs:
+            src = Path(samples_dir) / Path(rec["midi"]).name
+            clip = Clip(piece_id, "best", f"best candidate, sample {rec['sample']}", str(src), seed=int(rec["seed"]))
+            clips.append(_render(clip, audio.roles_of(src, split_pitch), synth, out_dir))
+        log.info("%s: %d clips", piece_id, sum(c.piece_id == piece_id for c in clips))
+    return clips
+
+
+def write_manifest(clips: Sequence[Clip], path: str | Path, **extra: Any) -> Path:
+    Path(path).write_text(json.dumps({**extra, "clips": [asdict(c) for c in clips]}, indent=1) + "\n")
+    return Path(path)
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}
+.row{display:flex;flex-wrap:wrap;gap:.6em;margin-bottom:1.5em}.clip{border:1px solid #ccc;border-radius:6px;padding:.5em .6em}
+.clip b{display:block;margin-bottom:.3em}audio{width:250px;display:block}.note{color:#666;font-size:.85em}
+code{word-break:break-all}"""
+
+
+def page(clips: Sequence[Clip], out: str | Path, candidate: str, synth_name: str | None) -> Path:
+    """A self-contained HTML page (clips as data URIs, so the report carries them): a row per
+    piece, the clips side by side; or, without a synthesizer, the one line saying what to install."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Listen</title><style>{_STYLE}</style></head><body>",
+             "<h2>Listen: real right hand, base model alone, best candidate</h2>"]
+    if synth_name is None:
+        parts.append(f"<p>Audio previews skipped: no synthesizer. Install it ({html.escape(audio.INSTALL_HINT)}), "
+                     "then run snakemake again (this page is rebuilt when a synthesizer appears).</p>")
+    else:
+        parts.append(f"<p class='note'>Comping panned left, solo right ({html.escape(synth_name)}, Opus 48 kHz). "
+                     f"Best candidate: <code>{html.escape(candidate)}</code>. The base-only solo uses the same "
+                     "comping and seed as the best's sample 0.</p>")
+    for piece_id in dict.fromkeys(c.piece_id for c in clips):
+        parts.append(f"<h3>{html.escape(piece_id)}</h3><div class='row'>")
+        for c in (c for c in clips if c.piece_id == piece_id):
+            data = base64.b64encode(Path(c.audio).read_bytes()).decode("ascii")
+            seed = f"seed {c.seed}, " if c.seed is not None else ""
+            parts.append(
+                f"<div class='clip'><b>{html.escape(c.label)}</b>"
+                f"<audio controls preload='auto' data-midi-seconds='{c.midi_seconds}' data-kind='{c.kind}' "
+                f"src='data:audio/ogg;codecs=opus;base64,{data}'></audio>"
+                f"<span class='note'>{seed}{c.midi_seconds:.1f} s, {c.kbytes:.0f} kB</span></div>"
+            )
+        parts.append("</div>")
+    parts.append("</body></html>\n")
+    Path(out).write_text("".join(parts))
+    return Path(out)
+
+
+def make_previews(
+    config: Mapping[str, Any],
+    selection: Mapping[str, Any],
+    adapter_dir: str | Path,
+    pieces_tsv: str | Path,
+    reval_jsonl: str | Path,
+    reval_samples: str | Path,
+    out_dir: str | Path,
+    out_html: str | Path,
+    max_pieces: int = 2,
+    per_piece: int = 4,
+) -> dict[str, Any]:
+    """The whole section: clips, manifest (``out_dir``/clips.json, with the time spent generating
+    the base-only solos and rendering) and page. Without a synthesizer only the page, saying so."""
+    from .model import adapter_base_dir
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    synth = audio.find_synth()
+    if synth is None:
+        log.warning("audio previews skipped: no synthesizer; install: %s", audio.INSTALL_HINT)
+        page([], out_html, selection["candidate"], None)
+        return {"synth": None, "clips": []}
+    picks = pick_samples(reval_jsonl, max_pieces, per_piece)
+    split_pitch = int(config["data"]["split_pitch"])
+    t0 = time.perf_counter()
+    base = base_only_solos(config, adapter_base_dir(adapter_dir), picks, reval_samples)
+    gen_s = time.perf_counter() - t0
+    clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir)
+    render_s = time.perf_counter() - t0 - gen_s
+    info = {"synth": synth.describe(), "candidate": selection["candidate"],
+            "base_generate_s": round(gen_s, 2), "render_s": round(render_s, 2)}
+    write_manifest(clips, out_dir / "clips.json", **info)
+    page(clips, out_html, selection["candidate"], synth.describe())
+    log.info("%d clips (%.0f kB) rendered in %.1f s; base-only solos generated in %.1f s",
+             len(clips), sum(c.kbytes for c in clips), render_s, gen_s)
+    return {**info, "clips": [asdict(c) for c in clips]}

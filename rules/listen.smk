@@ -1,0 +1,34 @@
+# Audio previews for the report (jazz_solo/listen.py): per held-out piece, the real right hand, the
+# base model alone and the best's revalidated samples over the same comping, rendered with
+# FluidSynth. Without a synthesizer the page says what to install; `synth` is a param, so
+# installing one reruns this rule (and only it) on the next `snakemake`.
+from jazz_solo import audio
+
+
+rule audio_previews:
+    input:
+        unpack(winner_inputs),
+        reval_jsonl=rules.revalidate.output.jsonl,
+        reval_samples=rules.revalidate.output.samples,
+    output:
+        page=report(f"{REPORT_DIR}/listen.html", caption="../report/listen.rst", category="4. Listen"),
+        clips=directory(f"{REPORT_DIR}/listen"),
+    params:
+        sections=candidate_sections(),
+        synth=audio.synth_status(),
+        max_pieces=2,
+        per_piece=4,
+    threads: 1  # one-token-at-a-time decoding of the base-only solo (see rule generate)
+    resources:
+        gpu=1,
+    log:
+        f"{SELECT_LOGS}/audio_previews.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/audio_previews.tsv"
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../workflow_scripts/audio_previews.py"
+
+
+FINAL_TARGETS.append(rules.audio_previews.output.page)
