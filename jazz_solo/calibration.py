@@ -209,7 +209,9 @@ def leaderboard_rows(
         cal = read_metrics(cal_path) or {"rows": {}}
         records = {**cal.get("rows", {}), "base_only": read_metrics(base_path)}
         for name in ROWS:
-            row = select.summary_row(f"calibration:{name}", records.get(name))
+            if records.get(name) is None:  # not built (the CLI on a partial results folder)
+                continue
+            row = select.summary_row(f"calibration:{name}", records[name])
             rows.append({**row, "split_pitch": sp, "description": ROWS[name], "excluded": ""})
         held_out_copy[sp] = (records.get("real_held_out") or {}).get("summary", {}).get("max_copy_run")
         ref = cal.get("reference") or {}

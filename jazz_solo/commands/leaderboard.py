@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import leaderboard
+from .. import board, leaderboard
 from ..config import load_config
 
 
@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     candidates = leaderboard.candidate_ids(config)
     paths = [leaderboard.metrics_path(args.results, c) for c in candidates]
     frame = leaderboard.gather(candidates, paths, config["select"]["rule"], config["select"]["min_notes"])
+    frame, notes = board.complete(frame, **board.inputs(args.results, config))  # flags + calibration rows
     if args.tsv:
         leaderboard.write(frame, args.tsv)
-    print(leaderboard.markdown(frame))
+    print(leaderboard.markdown(frame, notes))
     return 0
