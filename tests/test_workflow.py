@@ -177,3 +177,56 @@ def test_two_runs_from_scratch_give_identical_leaderboards(tiny_run, tmp_path):
     first, second = (json.loads((w / "results" / "best" / "best.json").read_text()) for w in (tiny_run, again))
     assert first["adapter_sha256"] == second["adapter_sha256"]
     assert first["revalidation"] == second["revalidation"]
+
+
+# --- issue 12: corrupt or stale results are rebuilt, never taken as good -------------------
+
+
+def _copy(tiny_run: Path, tmp_path: Path) -> Path:
+    work = tmp_path / "copy"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    return work
+
+
+def test_truncated_adapter_and_metrics_are_set_aside_and_rebuilt(tiny_run, tmp_path):
+    work = _copy(tiny_run, tmp_path)
+    results = work / "results"
+    adapter = sorted((results / "train").glob("**/adapter"))[0]
+    weights = adapter / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    train_id = adapter.parent.relative_to(results / "train").as_posix()
+    other = [m for m in sorted((results / "gen").glob("**/metrics.json")) if train_id not in m.as_posix()][0]
+    other.write_text(other.read_text()[:40])
+    jobs = planned_jobs(work)  # loading the workflow sets both aside; the plan rebuilds them
+    assert jobs["train_lora"] == 1 and jobs["evaluate"] == 3, jobs  # 2 candidates of that adapter + the truncated one
+    assert (adapter.parent / "adapter.corrupt").is_dir() and not adapter.exists()
+    assert (other.parent / "metrics.json.corrupt").is_file()
+
+
+def test_failed_regeneration_leaves_no_old_ok_metrics(tiny_run, tmp_path):
+    work = _copy(tiny_run, tmp_path)
+    results = work / "results"
+    metrics = sorted((results / "gen").glob("**/metrics.json"))[0]
+    assert json.loads(metrics.read_text())["status"] == "ok"
+    candidate = metrics.parent.relative_to(results / "gen").as_posix()
+    adapter = next(a for a in (results / "train").glob("**/adapter")
+                   if candidate.startswith(a.parent.relative_to(results / "train").as_posix() + "/"))
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = "../no_such_base"  # intact files, but generation must fail
+    (adapter / "adapter_config.json").write_text(json.dumps(cfg))
+    proc = snakemake(work, "--cores", "1", "--forcerun", "generate", "--keep-going",
+                     f"results/gen/{candidate}/metrics.json")
+    assert proc.returncode != 0
+    assert not metrics.exists()  # the old "ok" score went with the samples it described
+    log = (results / "logs" / "generate" / f"{candidate}.log").read_text()
+    assert "Traceback" not in log and "no_such_base" in log
+
+
+@pytest.mark.slow  # ~1 min on 2 busy cores; the fast suite checks the mechanism (test_hostile)
+def test_revalidating_again_gives_a_byte_identical_archive(tiny_run, tmp_path):
+    work = _copy(tiny_run, tmp_path)
+    archive = work / "results" / "best" / "archive.tgz"
+    before = archive.read_bytes()
+    proc = snakemake(work, "--cores", "2", "--forcerun", "revalidate", "results/best/archive.tgz")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert archive.read_bytes() == before
