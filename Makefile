@@ -12,11 +12,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt -e .
 	touch $@
 
-.PHONY: setup demo test test-all lint
+.PHONY: setup demo test test-all lint audio-deps
 setup: $(VENV)/.installed
+	@command -v fluidsynth >/dev/null || echo "note: no FluidSynth, so audio previews will be skipped; \`make audio-deps\` installs it"
 
 demo: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --report results/report.html
 
 test: setup
 	$(VENV)/bin/python -m pytest -m "not slow" -q
@@ -26,3 +28,12 @@ test-all: setup
 
 lint: setup
 	$(VENV)/bin/snakemake --lint
+
+# Audio previews (report section "4. Listen", `python -m jazz_solo render`): FluidSynth and a General MIDI
+# SoundFont from Debian/Ubuntu packages (FluidR3 has the better piano; CI uses the 6 MB timgm6mb-soundfont).
+# Elsewhere: `brew install fluid-synth` (or conda-forge fluidsynth) and JAZZ_SOLO_SOUNDFONT=/path/to/any-GM.sf2.
+AUDIO_PACKAGES ?= fluidsynth fluid-soundfont-gm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+audio-deps:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(AUDIO_PACKAGES)
