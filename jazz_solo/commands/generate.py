@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     cond, seconds = conditioning_part(load_notes(args.conditioning), data["split_pitch"], gen["max_seconds"])
     if not cond:
-        raise ValueError(f"{args.conditioning}: no notes <= split pitch {data['split_pitch']} to condition on")
+        within = f" in the first {gen['max_seconds']:g} s" if gen["max_seconds"] else ""  # e.g. a long silent intro
+        raise ValueError(f"{args.conditioning}: no notes <= split pitch {data['split_pitch']}{within} to condition on")
     model = load_for_inference(args.adapter, base_dir=args.base, device=device)
     seeds = [sample_seed(gen["seed"], 0, k) for k in range(gen["num_samples"])]
     result = generate_piece(model, cond, seconds, settings, seeds)
