@@ -33,7 +33,7 @@ def _jobs(src: Path, out: Path | None) -> list[tuple[Path, Path]]:
         raise FileNotFoundError(f"{src}: no such file or folder")
     if src.is_file():
         target = out if out is not None else src.with_suffix(".opus")
-        if target.is_dir():
+        if target.is_dir() or not target.suffix:  # -o DIR/
             target = target / (src.stem + ".opus")
         return [(src, target)]
     files = sorted(p for p in src.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
