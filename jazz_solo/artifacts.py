@@ -122,6 +122,40 @@ def verify_metrics(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def verify_reference(path: str | Path) -> None:
+    """A reference.json: an object with ``mean`` and ``std`` tables (what evaluate reads)."""
+    data = _read_json(Path(path))
+    if not isinstance(data, dict) or not isinstance(data.get("mean"), dict) or not isinstance(data.get("std"), dict):
+        raise ArtifactError(f"{path}: not a reference (no 'mean'/'std' tables)")
+
+
+def verify_jsonl(path: str | Path) -> None:
+    """Every line of a samples.jsonl is a JSON object (a cut-off last line is not)."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        raise ArtifactError(f"{path}: unreadable") from None
+    for lineno, line in enumerate(lines, 1):
+        try:
+            ok = not line.strip() or isinstance(json.loads(line), dict)
+        except json.JSONDecodeError:
+            ok = False
+        if not ok:
+            raise ArtifactError(f"{path}:{lineno}: truncated or not a JSON object")
+
+
+# (folder under results, glob, check): what the workflow verifies each time it loads.
+SCANS = (
+    ("base", "**/model", verify_base),
+    ("train", "**/adapter", verify_adapter),
+    ("data", "**/reference.json", verify_reference),
+    ("gen", "**/samples.jsonl", verify_jsonl),
+    ("gen", "**/metrics.json", verify_metrics),
+    ("best/reval", "metrics.json", verify_metrics),
+)
+
+
 def set_aside(path: str | Path, reason: str) -> Path:
     """Rename a corrupt result to ``<name>.corrupt`` (replacing an older one) and warn; returns the new path."""
     path = Path(path)
@@ -136,16 +170,15 @@ def set_aside(path: str | Path, reason: str) -> Path:
 
 
 def set_aside_corrupt(results: str | Path) -> list[tuple[Path, str]]:
-    """Set aside every corrupt LoRA adapter and metrics.json under ``results``; returns (path, reason).
+    """Set aside every corrupt result of :data:`SCANS` under ``results``; returns (path, reason).
 
     Only outputs that exist are checked (a missing one is rebuilt anyway); the scan reads headers,
     not weights, so it stays cheap for large sweeps.
     """
     results = Path(results)
     found: list[tuple[Path, str]] = []
-    checks = [(p, verify_base) for p in sorted((results / "base").glob("*/model")) if p.is_dir()]
-    checks += [(p, verify_adapter) for p in sorted((results / "train").glob("**/adapter")) if p.is_dir()]
-    checks += [(p, verify_metrics) for p in sorted((results / "gen").glob("**/metrics.json"))]
+    checks = [(p, verify) for folder, pattern, verify in SCANS for p in sorted((results / folder).glob(pattern))
+              if p.is_dir() == (verify in (verify_base, verify_adapter))]
     for path, verify in checks:
         if not path.exists():  # already set aside below, as a result of a corrupt adapter
             continue

@@ -349,8 +349,13 @@ def test_corrupt_results_are_set_aside_so_snakemake_rebuilds_them(adapter, tmp_p
     base = results / "base" / "split_pitch~60" / "model"
     shutil.copytree(adapter.parent / "base", base)
     _truncate(base / "model.safetensors", 0.99)
+    reference = evaluate.write_json(results / "data" / "split_pitch~60" / "reference.json", {"mean": {}, "std": {}})
+    _truncate(reference, 0.5)
+    jsonl = results / "gen" / "ok" / "temperature~1.1" / "samples.jsonl"
+    jsonl.write_text('{"piece_id": "p", "seed": 1}\n{"piece_id": "q", "se')
+    reval = evaluate.write_json(results / "best" / "reval" / "metrics.json", {"status": "ok"})  # no summary
     found = {p for p, _ in artifacts.set_aside_corrupt(results)}
-    assert found == {bad_adapter, stale, truncated, base}
+    assert found == {bad_adapter, stale, truncated, base, reference, jsonl, reval}
     assert not bad_adapter.exists() and (bad_adapter.parent / "adapter.corrupt").is_dir()
     assert not stale.exists() and not truncated.exists() and fine.is_file() and good_adapter.is_dir()
     assert artifacts.set_aside_corrupt(results) == []  # the next load finds nothing left
