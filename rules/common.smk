@@ -20,9 +20,10 @@ except ConfigError as err:
 
 RESULTS = "results"
 
-if workflow.is_main_process:
+if workflow.is_main_process and not any(Path(".snakemake/locks").glob("*")):
     # A truncated adapter or metrics.json keeps its mtime, so snakemake would call it up to date:
-    # set such files aside (warning) so that this run rebuilds them. Only in the main process.
+    # set such files aside (warning) so that this run rebuilds them. Only in the main process, and
+    # not while another snakemake holds this folder (its outputs may be mid-write).
     from jazz_solo.artifacts import set_aside_corrupt
 
     for _path, _reason in set_aside_corrupt(RESULTS):
