@@ -32,9 +32,11 @@ SOUNDFONTS = (
     "/usr/share/sounds/sf2/default-GM.sf2",
     "/usr/share/soundfonts/default.sf2",
 )
-# Equal-power pan positions (-1 left .. 1 right) and gains (dB) per role; other tracks play centred.
+# Equal-power pan positions (-1 left .. 1 right) and levels (dB, of each stem's sounding RMS) per
+# role; other tracks play centred at 0 dB. Levelling stems makes the balance the same whatever the
+# SoundFont (FluidR3's low register is far louder than TimGM6mb's) and keeps the solo in front.
 PANS = {"comping": -0.5, "solo": 0.5}
-GAINS_DB = {"comping": -2.0, "solo": 0.0}
+LEVELS_DB = {"comping": -4.0, "solo": 0.0}
 FORMATS = {  # suffix -> (soundfile format, subtype, compression level)
     ".opus": ("OGG", "OPUS", 0.93),  # 0.93 ~ 48 kbit/s stereo in libsndfile's Opus mapping
     ".ogg": ("OGG", "VORBIS", 0.6),
@@ -101,6 +103,16 @@ def _render_stem(synth: Synth, notes: Sequence[Note], frames: int, workdir: Path
     return out
 
 
+def sounding_rms(x: np.ndarray, frame: int = SAMPLE_RATE // 20) -> float:
+    """RMS over the 50-ms frames that sound (within 40 dB of the loudest), so rests don't count."""
+    n = len(x) // frame
+    if n == 0:
+        return 0.0
+    power = (x[: n * frame].reshape(n, frame).astype(np.float64) ** 2).mean(axis=1)
+    sounding = power[power > power.max() * 1e-4]
+    return float(np.sqrt(sounding.mean())) if sounding.size else 0.0
+
+
 def pan_gains(pan: float) -> tuple[float, float]:
     """Equal-power (left, right) gains for a position in [-1, 1]."""
     theta = (float(np.clip(pan, -1.0, 1.0)) + 1.0) * np.pi / 4
@@ -115,7 +127,8 @@ def clip_frames(tracks: Mapping[str, Sequence[Note]]) -> int:
 
 
 def mix(synth: Synth, tracks: Mapping[str, Sequence[Note]]) -> np.ndarray:
-    """Stereo float32 (frames, 2): every track rendered, panned by role, peak-normalised to -1 dBFS."""
+    """Stereo float32 (frames, 2): every track rendered, levelled and panned by role, the sum
+    peak-normalised to -1 dBFS."""
     frames = clip_frames(tracks)
     if frames == 0:
         raise ValueError("nothing to render (no notes)")
@@ -124,7 +137,8 @@ def mix(synth: Synth, tracks: Mapping[str, Sequence[Note]]) -> np.ndarray:
         for i, (name, notes) in enumerate(tracks.items()):
             stem = _render_stem(synth, notes, frames, Path(tmp), f"stem{i}")
             left, right = pan_gains(PANS.get(name, 0.0))
-            gain = 10 ** (GAINS_DB.get(name, 0.0) / 20)
+            rms = sounding_rms(stem)
+            gain = 10 ** (LEVELS_DB.get(name, 0.0) / 20) / rms if rms > 0 else 0.0
             out[:, 0] += stem * left * gain
             out[:, 1] += stem * right * gain
     fade = min(frames, int(0.05 * SAMPLE_RATE))  # no click where the tail is cut

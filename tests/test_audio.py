@@ -121,3 +121,10 @@ def test_pan_is_equal_power():
         left, right = audio.pan_gains(pan)
         assert left**2 + right**2 == pytest.approx(1.0)
     assert audio.pan_gains(0.5)[1] > audio.pan_gains(0.5)[0]
+
+
+def test_listen_page_without_synthesizer_says_what_to_install(tmp_path):
+    from jazz_solo import listen
+
+    text = listen.page([], tmp_path / "listen.html", "cand", None).read_text()
+    assert "Audio previews skipped" in text and audio.INSTALL_HINT.split(";")[0] in text and "<audio" not in text
