@@ -478,3 +478,20 @@ def test_check_seed_and_resolve_inside_refuse_cleanly(tmp_path):
             resolve_inside(path, tmp_path)
         assert len(str(info.value)) < 400 and "\n" not in str(info.value)
 
+
+
+def test_odd_file_system_entries_in_ingest(tmp_path):
+    corpus = tmp_path / "corpus" / "Ann"
+    _write(corpus / "Ünïcödé – tune.mid", H.mido_bytes([H.piece([45, 75] * 6)]))
+    _write(corpus / "UPPER.MIDI", H.mido_bytes([H.piece([46, 76] * 6)]))
+    _write(corpus / "Tune [Live] (take 2).mid", H.mido_bytes([H.piece([47, 77] * 6)]))
+    (corpus / "folder.mid").mkdir()                           # a folder with a MIDI name: not a file
+    (corpus / "loop.mid").symlink_to(corpus / "loop.mid")     # a symlink loop
+    (corpus / "dangling.mid").symlink_to(tmp_path / "gone.mid")
+    (corpus / "cycle").symlink_to(corpus, target_is_directory=True)  # a folder loop
+    target = tmp_path / "target"
+    for k in range(3):
+        _write(target / f"t{k}.mid", H.mido_bytes([H.piece([50 + k, 70 + k] * 4)]))
+    pieces, quarantined = ingest([str(corpus)], [str(target)], RATIOS, 1, tmp_path / "p.tsv", tmp_path / "q.tsv")
+    names = sorted(Path(p["path"]).name for p in pieces if p["source"] == "corpus")
+    assert names == ["Tune [Live] (take 2).mid", "UPPER.MIDI", "Ünïcödé – tune.mid"], (names, quarantined)
