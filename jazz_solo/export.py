@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, tokens
+from .artifacts import atomic_write_bytes, atomic_write_text
 from .config import config_hash
 from .model import adapter_base_dir
 
@@ -143,13 +144,14 @@ def archive(out: str | Path, members: Iterable[tuple[str | Path, str]]) -> Path:
                 for path in sorted(src.rglob("*")):
                     if not path.name.startswith(".snakemake"):  # snakemake's directory() markers
                         _add(tar, path, str(Path(arcname) / path.relative_to(src)))
-    with open(out, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+    packed = io.BytesIO()
+    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, filename="") as gz:
         gz.write(buf.getvalue())
-    return out
+    return atomic_write_bytes(out, packed.getvalue())  # temp + rename: never a truncated archive
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def export_best(

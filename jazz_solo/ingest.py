@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import io
 import itertools
 import logging
 import os
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
+from .artifacts import atomic_write_text
 from .fingerprint import note_fingerprint
 from .midi_io import MidiError, load_notes
 
@@ -178,12 +180,11 @@ def parse_all(paths: Sequence[str], threads: int = 1) -> list[tuple]:
 
 
 def write_tsv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())  # readers never see half a table
 
 
 def read_pieces(path: str | Path) -> list[dict[str, str]]:
