@@ -160,6 +160,21 @@ def test_mcp_tools_refuse_every_unusable_kind_and_serve_a_usable_one(engine, kin
                 assert len(text) < 400
             res = await client.call_tool("start_session", {"seed": 2**70})
             assert res.is_error and "seed" in res.content[0].text
+            big = base64.b64encode(b"MThd" + bytes(3 * 1024 * 1024)).decode()
+            res = await client.call_tool("generate_solo", {"midi_base64": big})
+            assert res.is_error and "limit" in res.content[0].text
+            sid = json.loads((await client.call_tool("start_session", {"seed": 1})).content[0].text)["session_id"]
+            for chunk_args, needle in (({"chunk_seconds": -1.0}, "chunk_seconds"), ({"chunk_seconds": 0.0}, "chunk_seconds"),
+                                       ({"chunk_seconds": 1e9}, "chunk_seconds"), ({"session_id": "s1"}, "unknown session_id"),
+                                       ({"midi_base64": "%%"}, "base64"), ({"session_id": "x" * 10_000}, "unknown session_id")):
+                args = {"session_id": sid, "midi_base64": "", "chunk_seconds": 1.0, **chunk_args}
+                res = await client.call_tool("stream_chunk", args)
+                text = res.content[0].text
+                assert res.is_error and needle in text and "internal error" not in text and len(text) < 400, text
+            for bad in ({"temperature": 0}, {"top_p": 2}, {"top_k": 10**9}, {"seed": -5}):
+                res = await client.call_tool("start_session", bad)
+                assert res.is_error and "internal error" not in res.content[0].text, (bad, res.content[0].text)
+            assert not (await client.call_tool("end_session", {"session_id": sid})).is_error
             good = base64.b64encode(kind_files["plain_good"].read_bytes()).decode()
             res = await client.call_tool("generate_solo", {"midi_base64": good, "seed": 5, "max_seconds": 2.0})
             assert not res.is_error, res.content[0].text
