@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,23 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) or "<root>"
 
 
+def _non_finite(obj: Any, path: tuple[str, ...] = ()) -> tuple[str, float] | None:
+    """(key, value) of the first NaN/inf number: YAML's .nan passes every schema bound."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return ".".join(path) or "<root>", obj
+    items = obj.items() if isinstance(obj, Mapping) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        found = _non_finite(value, (*path, str(key)))
+        if found:
+            return found
+    return None
+
+
 def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) -> None:
     """Raise :class:`ConfigError` with a one-line message for the first schema violation."""
+    bad = _non_finite(dict(config))
+    if bad:
+        raise ConfigError(f"config key '{bad[0]}': {bad[1]} is not a finite number")
     schema = yaml.safe_load(schema_path.read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))

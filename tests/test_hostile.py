@@ -233,6 +233,16 @@ def test_generate_flags_are_refused_with_one_line_naming_the_flag(adapter, kind_
     assert not list(tmp_path.glob("existing_folder*.mid")) and not list(folder.iterdir())
 
 
+def test_nan_in_a_config_file_is_refused_naming_the_key(adapter, kind_files, tmp_path, capsys):
+    for text, key in (("generate:\n  temperature: .nan\n", "generate.temperature"),
+                      ("lora:\n  lr: .inf\n", "lora.lr"), ("sweep:\n  temperature: [0.9, .nan]\n", "sweep.temperature.1")):
+        override = _write(tmp_path / "nan.yaml", text.encode())
+        rc, err = cli(capsys, "generate", "--adapter", str(adapter), "--conditioning", str(kind_files["plain_good"]),
+                      "--out", str(tmp_path / "o.mid"), "--config", str(override))
+        assert rc == 2
+        one_line(err, f"config key '{key}'", "not a finite number")
+
+
 def test_evaluate_flags_and_references_are_refused_with_one_line(kind_files, tmp_path, capsys):
     folder = str(kind_files["plain_good"].parent)
     refs = {
