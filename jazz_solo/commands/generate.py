@@ -42,15 +42,15 @@ def _override(section: dict, key: str, value) -> None:
 
 def _check_flags(args: argparse.Namespace) -> None:
     """Values the schema cannot catch (NaN/inf pass its bounds) or that would exhaust memory."""
-    cli_checks.number("--temperature", args.temperature, 0, None, low_inclusive=False)
-    cli_checks.number("--top-p", args.top_p, 0, 1, low_inclusive=False)
-    cli_checks.number("--top-k", args.top_k, 0)
-    cli_checks.number("--primer-max-tokens", args.primer_max_tokens, 1)
+    cli_checks.number("--temperature (generate.temperature)", args.temperature, 0, None, low_inclusive=False)
+    cli_checks.number("--top-p (generate.top_p)", args.top_p, 0, 1, low_inclusive=False)
+    cli_checks.number("--top-k (generate.top_k)", args.top_k, 0)
+    cli_checks.number("--primer-max-tokens (generate.primer_max_tokens)", args.primer_max_tokens, 1)
     cli_checks.number("--continuity-tokens", args.continuity_tokens, 0)
-    cli_checks.number("--num-samples", args.num_samples, 1, cli_checks.MAX_NUM_SAMPLES)
-    cli_checks.number("--split-pitch", args.split_pitch, 0, 127)
-    cli_checks.number("--window-seconds", args.window_seconds, 0, None, low_inclusive=False)
-    cli_checks.number("--max-seconds", args.max_seconds, 0, None, low_inclusive=False)
+    cli_checks.number("--num-samples (generate.num_samples)", args.num_samples, 1, cli_checks.MAX_NUM_SAMPLES)
+    cli_checks.number("--split-pitch (data.split_pitch)", args.split_pitch, 0, 127)
+    cli_checks.number("--window-seconds (data.window_seconds)", args.window_seconds, 0, None, low_inclusive=False)
+    cli_checks.number("--max-seconds (generate.max_seconds)", args.max_seconds, 0, None, low_inclusive=False)
     out = args.out if args.out.suffix else args.out.with_suffix(".mid")
     cli_checks.output_file("--out", args.out)
     cli_checks.output_file("--out", out)
