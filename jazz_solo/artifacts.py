@@ -4,9 +4,9 @@ A file written in place and killed half-way (or truncated later) still has a fre
 Snakemake calls it up to date and every reader downstream fails or, worse, trusts it. Hence:
 
 * :func:`atomic_write_text` / :func:`atomic_write_bytes`: temp file in the same folder + ``os.replace``.
-* :func:`verify_safetensors`, :func:`verify_adapter`, :func:`verify_metrics`: cheap structural checks
-  (header and byte count; JSON schema) that catch truncation without loading any weights.
-* :func:`set_aside_corrupt`: run when the workflow loads; a corrupt adapter or metrics.json is
+* ``verify_*``: cheap structural checks (safetensors header and byte count; the JSON keys readers
+  use) that catch truncation without loading any weights.
+* :func:`set_aside_corrupt`: run when the workflow loads; a corrupt result of :data:`SCANS` is
   renamed to ``*.corrupt`` with a warning, so Snakemake sees the output missing and rebuilds it.
 """
 from __future__ import annotations
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) ...
+os.umask(_UMASK)  # ... and put back: atomic writes get the usual 0644-style mode, not mkstemp's 0600
 
 
 class ArtifactError(ValueError):
@@ -40,6 +42,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -391,6 +391,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     with pytest.raises(ValueError):
         evaluate.write_json(path, {"status": float("nan")})  # fails while serialising: old file intact
     assert json.loads(path.read_text())["status"] == "ok" and [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    assert path.stat().st_mode & 0o777 == 0o666 & ~artifacts._UMASK  # not mkstemp's private 0600
 
 
 def test_corrupt_checkpoint_is_set_aside_with_a_warning(tmp_path, capsys):
