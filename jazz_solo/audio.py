@@ -93,11 +93,15 @@ def _render_stem(synth: Synth, notes: Sequence[Note], frames: int, workdir: Path
     cmd = [synth.binary, "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav",
            "-F", str(wav), str(synth.soundfont), str(midi)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + frames / SAMPLE_RATE)
-    if proc.returncode != 0 or not wav.is_file():
-        reason = (proc.stderr or proc.stdout).strip().splitlines()
-        raise RuntimeError(f"fluidsynth failed ({reason[-1] if reason else f'exit {proc.returncode}'})")
+    # fluidsynth exits 0 when it rejects the SoundFont (then plays its default font, or silence).
+    errors = [line.strip() for line in proc.stderr.splitlines() if "error" in line.lower()]
+    if proc.returncode != 0 or errors or not wav.is_file():
+        reason = errors or (proc.stderr or proc.stdout).strip().splitlines() or [f"exit {proc.returncode}"]
+        raise RuntimeError(f"fluidsynth failed with {synth.soundfont} ({reason[0]})")
     data, _ = sf.read(wav, dtype="float32", always_2d=True)
     mono = data.mean(axis=1)  # the stem's own stereo image is replaced by its pan position
+    if not np.any(mono):
+        raise RuntimeError(f"fluidsynth rendered silence with {synth.soundfont}")
     out = np.zeros(frames, dtype=np.float32)
     out[: min(frames, len(mono))] = mono[:frames]
     return out

@@ -10,6 +10,7 @@ import base64
 import html
 import json
 import logging
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -143,12 +144,14 @@ _STYLE = """body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}
 code{word-break:break-all}"""
 
 
-def page(clips: Sequence[Clip], out: str | Path, candidate: str, synth_name: str | None) -> Path:
+def page(clips: Sequence[Clip], out: str | Path, candidate: str, synth_name: str | None, problem: str = "") -> Path:
     """A self-contained HTML page (clips as data URIs, so the report carries them): a row per
     piece, the clips side by side; or, without a synthesizer, the one line saying what to install."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Listen</title><style>{_STYLE}</style></head><body>",
              "<h2>Listen: real right hand, base model alone, best candidate</h2>"]
-    if synth_name is None:
+    if problem:
+        parts.append(f"<p>Audio previews failed: {html.escape(problem)}</p>")
+    elif synth_name is None:
         parts.append(f"<p>Audio previews skipped: no synthesizer. Install it ({html.escape(audio.INSTALL_HINT)}), "
                      "then run snakemake again (this page is rebuilt when a synthesizer appears).</p>")
     else:
@@ -200,7 +203,12 @@ def make_previews(
     t0 = time.perf_counter()
     base = base_only_solos(config, adapter_base_dir(adapter_dir), picks, reval_samples)
     gen_s = time.perf_counter() - t0
-    clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir)
+    try:
+        clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # a broken synth must not stop the run
+        log.warning("audio previews failed: %s", exc)
+        page([], out_html, selection["candidate"], synth.describe(), problem=str(exc))
+        return {"synth": synth.describe(), "clips": [], "error": str(exc)}
     render_s = time.perf_counter() - t0 - gen_s
     info = {"synth": synth.describe(), "candidate": selection["candidate"],
             "base_generate_s": round(gen_s, 2), "render_s": round(render_s, 2)}

@@ -99,7 +99,7 @@ def test_without_synthesizer_one_line_saying_what_to_install(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no fluidsynth on PATH
     proc = subprocess.run([sys.executable, "-m", "jazz_solo", "render", str(midi)], capture_output=True, text=True, env=env)
     assert proc.returncode == 3
-    assert proc.stderr.count("\n") == 1 and "apt-get install fluidsynth" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "apt-get install fluidsynth" in proc.stderr, proc.stderr
     assert not (tmp_path / "x.opus").exists()
 
 
@@ -128,3 +128,12 @@ def test_listen_page_without_synthesizer_says_what_to_install(tmp_path):
 
     text = listen.page([], tmp_path / "listen.html", "cand", None).read_text()
     assert "Audio previews skipped" in text and audio.INSTALL_HINT.split(";")[0] in text and "<audio" not in text
+
+
+def test_a_file_that_is_no_soundfont_is_one_line_not_a_silent_clip(tmp_path, synth, capsys):
+    (tmp_path / "junk.sf2").write_bytes(b"junk")
+    midi = write_midi(tmp_path / "x.mid", {"comping": two_hands()[0], "solo": two_hands()[1]})
+    assert main(["render", str(midi), "--soundfont", str(tmp_path / "junk.sf2")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fluidsynth failed" in err and "junk.sf2" in err
+    assert not (tmp_path / "x.opus").exists()

@@ -26,3 +26,5 @@ result = listen.make_previews(
 )
 if result["synth"] is None:  # the one line on the console; nothing else depends on the clips
     print(f"jazz-solo audio_previews: skipped, no synthesizer; install: {audio.INSTALL_HINT}", file=sys.stderr)
+elif "error" in result:
+    print(f"jazz-solo audio_previews: rendering failed ({result['error']}); the page says so", file=sys.stderr)
