@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--bundle", type=Path, default=None)
     ap.add_argument("--adapter", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--continuity-tokens", type=int, default=64)
+    ap.add_argument("--continuity-seconds", type=float, default=2.0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rss0 = rss_mb()
@@ -107,8 +107,8 @@ def main() -> None:
     n_chunks = int(total // chunk)
     print(f"model: {engine.info['parameters']:,} parameters ({engine.source}); conditioning: {source}")
     print(f"session: {n_chunks} chunks of {chunk:.1f} s = {n_chunks * chunk / 60:.1f} min, "
-          f"continuity_tokens={args.continuity_tokens}, {args.threads} thread(s)")
-    session = StreamSession(engine, {"continuity_tokens": args.continuity_tokens}, seed=0)
+          f"continuity_seconds={args.continuity_seconds}, {args.threads} thread(s)")
+    session = StreamSession(engine, {"continuity_seconds": args.continuity_seconds}, seed=0)
     first_note: list[float] = []
 
     def on_step(rows: torch.Tensor, toks: torch.Tensor) -> None:

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from . import tokens
+from . import tokens, vocab
 from .ingest import SPLITS, read_pieces, write_tsv
 from .midi_io import load_notes, split_roles
 from .tokens import Note
-from .windows import WindowSet, build_example, encode_window, window_starts
+from .windows import Encoder, WindowSet, build_example, encode_window, window_starts
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,13 @@ def shifts(data_cfg: Mapping[str, Any], split: str) -> list[int]:
     return list(range(lo, hi + 1))
 
 
-def _window(notes: Sequence[Note], starts: Sequence[float], start: float, seconds: float) -> list[int]:
+def _window(
+    notes: Sequence[Note], starts: Sequence[float], start: float, seconds: float, encode: Encoder
+) -> list[int]:
     # Bisect to a small superset so each window costs O(its notes), not O(piece).
     lo = bisect.bisect_left(starts, start - _SLACK)
     hi = bisect.bisect_left(starts, start + seconds + _SLACK)
-    return encode_window(notes[lo:hi], start, seconds)
+    return encode_window(notes[lo:hi], start, seconds, encode)
 
 
 def _note_count(toks: Sequence[int]) -> int:
@@ -70,7 +72,8 @@ def _note_count(toks: Sequence[int]) -> int:
 
 
 def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg: Mapping[str, Any]) -> PieceResult:
-    """All examples of one piece for ``data_cfg`` (split_pitch, windows, caps, transpose)."""
+    """All examples of one piece for ``data_cfg`` (vocabulary, split_pitch, windows, caps, transpose)."""
+    encode_lead = vocab.get(data_cfg.get("vocabulary", vocab.DEFAULT)).encode_lead
     cond, lead = split_roles(notes, data_cfg["split_pitch"])
     cond_starts = [n.start for n in cond]
     lead_starts = [n.start for n in lead]
@@ -78,11 +81,11 @@ def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg:
     out = PieceResult()
     sequences: list[np.ndarray] = []
     for start in window_starts(duration, seconds, data_cfg["hop_seconds"]):
-        lead_toks = _window(lead, lead_starts, start, seconds)
+        lead_toks = _window(lead, lead_starts, start, seconds, encode_lead)
         if _note_count(lead_toks) < data_cfg["min_lead_notes"]:
             out.skipped["few_lead_notes"] += 1
             continue
-        cond_toks = _window(cond, cond_starts, start, seconds)
+        cond_toks = _window(cond, cond_starts, start, seconds, vocab.encode_conditioning)
         if _note_count(cond_toks) < data_cfg["min_cond_notes"]:
             out.skipped["few_cond_notes"] += 1
             continue
@@ -146,9 +149,12 @@ def build_dataset(
         results = [_piece_job(r) for r in rows]
 
     summary: dict[str, Any] = {
+        "vocabulary": data_cfg.get("vocabulary", vocab.DEFAULT),
         "split_pitch": data_cfg["split_pitch"],
         "window_seconds": data_cfg["window_seconds"],
         "hop_seconds": data_cfg["hop_seconds"],
+        "max_cond_tokens": data_cfg["max_cond_tokens"],
+        "max_sequence": data_cfg["max_sequence"],
         "transpose": list(data_cfg["transpose"]),
         "pieces": {}, "windows": {}, "examples": {}, "tokens": {}, "length_percentiles": {},
         "skipped": dict.fromkeys(SKIP_REASONS, 0),

@@ -1,4 +1,6 @@
-"""Per-lead-token negative log-likelihood: the training loss and the held-out learning measure."""
+"""Negative log-likelihood of the lead: the training loss (per lead token) and the held-out learning
+measure (also per lead note, which compares across vocabularies: they spend different numbers of
+tokens on a note)."""
 from __future__ import annotations
 
 import contextlib
@@ -11,7 +13,11 @@ from . import tokens
 from .batching import IGNORE, Batch, collate, eval_batches
 from .windows import WindowSet
 
-CHANCE_NLL = math.log(tokens.VOCAB_SIZE)  # uniform guess over the vocabulary: ln 392 = 5.97
+
+
+def chance_nll(vocab_size: int) -> float:
+    """NLL of a uniform guess over the vocabulary (ln 392 = 5.97 for the performance one)."""
+    return math.log(vocab_size)
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
@@ -40,20 +46,33 @@ def lead_loss_sum(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, i
 
 
 @torch.no_grad()
-def mean_nll(
+def nll_totals(
     model: torch.nn.Module, ws: WindowSet, batch_size: int = 32, device: torch.device | str | None = None
-) -> tuple[float, int]:
-    """Mean NLL (nats) per lead token over every window of ``ws``, and the token count."""
+) -> dict[str, float]:
+    """Summed lead NLL (nats) over every window of ``ws``, with its lead token and lead note counts
+    (a note = a NOTE_ON target) and the means per token and per note."""
     if len(ws) == 0:
         raise ValueError("cannot evaluate on an empty window set")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    total, count, notes = 0.0, 0, 0
     for idx in eval_batches(ws.lengths(), batch_size):
+        batch = collate(ws, idx)
+        targets = batch.labels[:, 1:]
+        notes += int(((targets >= tokens.NOTE_ON) & (targets < tokens.NOTE_OFF)).sum())
         with autocast(device):
-            loss, n = lead_loss_sum(model, collate(ws, idx).to(device))
+            loss, n = lead_loss_sum(model, batch.to(device))
         total += float(loss)
         count += n
     model.train(was_training)
-    return total / max(count, 1), count
+    return {"nll_sum": total, "tokens": count, "notes": notes,
+            "per_token": total / max(count, 1), "per_note": total / max(notes, 1)}
+
+
+def mean_nll(
+    model: torch.nn.Module, ws: WindowSet, batch_size: int = 32, device: torch.device | str | None = None
+) -> tuple[float, int]:
+    """Mean NLL (nats) per lead token over every window of ``ws``, and the token count."""
+    totals = nll_totals(model, ws, batch_size, device)
+    return totals["per_token"], int(totals["tokens"])

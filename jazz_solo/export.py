@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import __version__, tokens
+from . import __version__, tokens, vocab
 from .artifacts import atomic_write_bytes, atomic_write_text
 from .config import config_hash
 from .model import adapter_base_dir
@@ -31,14 +31,13 @@ from .model import adapter_base_dir
 # Bumped whenever the event vocabulary or the window format changes meaning (DESIGN §2).
 TOKEN_SPEC = {
     "name": "jazz-solo-events",
-    "version": 1,
-    "vocab_size": tokens.VOCAB_SIZE,
+    "version": 2,  # 2: vocabularies (the bundle's data.vocabulary names the lead events)
     "special": {"EOS": tokens.EOS, "PAD": tokens.PAD, "BOS": tokens.BOS, "SEP": tokens.SEP},
     "sequence": "BOS cond SEP lead EOS",
     "time_shift_ms": 10,
 }
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
-DATA_KEYS = ("split_pitch", "window_seconds", "hop_seconds", "max_cond_tokens", "max_sequence")
+DATA_KEYS = ("vocabulary", "split_pitch", "window_seconds", "hop_seconds", "max_cond_tokens", "max_sequence")
 
 
 def sha256(path: str | Path) -> str:
@@ -75,7 +74,8 @@ def bundle(config: Mapping[str, Any], selection: Mapping[str, Any]) -> dict[str,
     return {
         "candidate": selection["candidate"],
         "package_version": __version__,
-        "token_spec": TOKEN_SPEC,
+        "token_spec": {**TOKEN_SPEC, "vocabulary": config["data"]["vocabulary"],
+                       "vocab_size": vocab.get(config["data"]["vocabulary"]).size},
         "data": {k: config["data"][k] for k in DATA_KEYS if k in config["data"]},
         "model": dict(config["model"]),
         "lora": {k: config["lora"][k] for k in ("r", "alpha", "dropout", "target_modules") if k in config["lora"]},

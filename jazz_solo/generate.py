@@ -9,9 +9,9 @@ Layers, from the inside out (each usable on its own, e.g. by the real-time serve
   Samples that finish are dropped from the batch (and from the cache).
 * :class:`SoloGenerator` - a session over one conditioning stream: keeps each sample's solo so
   far, its generator and the cursor (how far the solo is written); :meth:`SoloGenerator.next_window`
-  writes the next window. With ``continuity_tokens > 0`` the window's origin moves back by ``d``
-  seconds (one ``d`` for the whole batch, at most half a window) and each sample's solo notes of
-  ``[cursor - d, cursor)`` are re-encoded from that origin and *forced* as the start of its lead.
+  writes the next window. With ``continuity_seconds`` = ``d`` > 0 the window's origin moves back by
+  ``d`` (at most half a window) and each sample's solo notes of ``[cursor - d, cursor)`` are
+  re-encoded from that origin and *forced* as the start of its lead.
   Conditioning and lead then share one clock exactly as in training, and the sampled part starts at
   the cursor, so no timing drifts; the hop is ``W - d``.
 * :func:`generate_piece` - a whole conditioning part, window after window, stitched into one solo
@@ -32,10 +32,10 @@ from typing import Any
 import torch
 
 from . import tokens as T
-from . import windows
+from . import vocab, windows
 from .kv_decode import make_decoder
 from .midi_io import load_notes, split_roles, write_midi
-from .sampling import GrammarState, make_generators, process_logits, sample, sample_seed
+from .sampling import lead_register, make_generators, process_logits, sample, sample_seed
 from .tokens import Note
 
 log = logging.getLogger(__name__)
@@ -50,25 +50,42 @@ class GenSettings:
     top_k: int = 0
     top_p: float = 1.0
     max_new_tokens: int = 512
-    continuity_tokens: int = 0
+    continuity_seconds: float = 0.0
+    vocabulary: str = vocab.DEFAULT
+    split_pitch: int = 60
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "GenSettings":
-        """From a (resolved) config: ``generate`` section + ``data.window_seconds``."""
-        g = config["generate"]
+        """From a (resolved) config: ``generate`` section + ``data.window_seconds/vocabulary/split_pitch``."""
+        g, d = config["generate"], config["data"]
         return cls(
-            window_seconds=float(config["data"]["window_seconds"]),
+            window_seconds=float(d["window_seconds"]),
             primer_max_tokens=int(g["primer_max_tokens"]),
             temperature=float(g["temperature"]),
             top_k=int(g["top_k"]),
             top_p=float(g["top_p"]),
             max_new_tokens=int(g["max_new_tokens"]),
-            continuity_tokens=int(g.get("continuity_tokens", 0)),
+            continuity_seconds=float(g["continuity_seconds"]),
+            vocabulary=str(d["vocabulary"]),
+            split_pitch=int(d["split_pitch"]),
         )
 
     @property
     def window_ticks(self) -> int:
         return T.to_tick(self.window_seconds)
+
+    @property
+    def vocab(self) -> vocab.Vocabulary:
+        return vocab.get(self.vocabulary)
+
+
+def settings_for_model(settings: GenSettings, model: torch.nn.Module, source: str | Path) -> GenSettings:
+    """``settings``, checked against the data settings ``model`` records: vocabulary and split pitch
+    must match (one line naming ``source`` otherwise)."""
+    from .model import check_data, recorded_data
+
+    check_data(recorded_data(model), {"vocabulary": settings.vocabulary, "split_pitch": settings.split_pitch}, source)
+    return settings
 
 
 @dataclass
@@ -83,6 +100,11 @@ class WindowOutput:
     finish: list[str]       # "eos" | "time" | "length" per sample
     prompt_tokens: int
     budget_ticks: int
+    # Per sample, summed over its sampled tokens: the model's probability (temperature 1) that the
+    # register mask / the grammar mask took away. A model that keeps wanting out-of-register notes
+    # is a finding, not something to hide.
+    masked_register: list[float] = field(default_factory=list)
+    masked_grammar: list[float] = field(default_factory=list)
 
 
 StepCallback = Callable[[torch.Tensor, torch.Tensor], None]
@@ -111,10 +133,12 @@ def generate_window(
     forced = [list(p) for p in prefixes] if prefixes is not None else [[] for _ in range(batch)]
     prompt = windows.prompt(list(cond_tokens), settings.primer_max_tokens)
     decoder = make_decoder(model)
-    state = GrammarState(batch, budget)
+    state = settings.vocab.grammar(batch, budget, lead_register(settings.split_pitch))
+    out_of_register = torch.from_numpy(state.out_of_register())
     records: list[list[int]] = [[] for _ in range(batch)]
     sampled = [0] * batch
     finish = [""] * batch
+    masked_register, masked_grammar = [0.0] * batch, [0.0] * batch
 
     # Prefill once: the prompt is the same for the whole batch, so no padding is needed.
     logits = decoder.prefill(prompt, batch)
@@ -128,9 +152,14 @@ def generate_window(
                 toks[i] = forced[r][len(records[r])]
         if free:
             free_t = torch.tensor(free)
-            probs = process_logits(
-                logits[free_t], state.allowed(rows[free_t]), settings.temperature, settings.top_k, settings.top_p
-            )
+            allowed = state.allowed(rows[free_t])
+            raw = torch.softmax(logits[free_t].float(), dim=-1)
+            on_register = (raw * out_of_register).sum(-1).tolist()
+            on_grammar = (raw * (~allowed & ~out_of_register)).sum(-1).tolist()
+            for i, a, b in zip(free, on_register, on_grammar):
+                masked_register[active[i]] += a
+                masked_grammar[active[i]] += b
+            probs = process_logits(logits[free_t], allowed, settings.temperature, settings.top_k, settings.top_p)
             toks[free_t] = sample(probs, [generators[active[i]] for i in free])
         rec = state.advance(toks, rows)
         if callback is not None:
@@ -158,7 +187,8 @@ def generate_window(
             rec = rec[keep]
         logits = decoder.step(rec)
     lead = [records[r] + state.closing_tokens(r) for r in range(batch)]
-    return WindowOutput(lead, [len(f) for f in forced], sampled, finish, len(prompt), budget)
+    return WindowOutput(lead, [len(f) for f in forced], sampled, finish, len(prompt), budget,
+                        masked_register, masked_grammar)
 
 
 @dataclass
@@ -179,6 +209,8 @@ class SoloGenerator:
     sampled: list[int] = field(default_factory=list)
     prompt_tokens: int = 0
     window_log: list[tuple[int, int]] = field(default_factory=list)  # (origin, end) ticks
+    masked_register: list[float] = field(default_factory=list)  # summed over sampled tokens, per sample
+    masked_grammar: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.seeds)
@@ -186,30 +218,24 @@ class SoloGenerator:
         self.solos = self.solos or [[] for _ in range(n)]
         self.streams = self.streams or [[] for _ in range(n)]
         self.sampled = self.sampled or [0] * n
+        self.masked_register = self.masked_register or [0.0] * n
+        self.masked_grammar = self.masked_grammar or [0.0] * n
 
     def _tail(self, sample_index: int, origin: int) -> list[int]:
         """Sample's solo notes of [origin, cursor) as lead tokens timed from ``origin``, ending at the cursor."""
         notes = [n for n in self.solos[sample_index] if T.to_tick(n.start) >= origin]
-        toks = T.encode_notes(notes, origin / T.TICKS_PER_SECOND, self.cursor / T.TICKS_PER_SECOND)
+        toks = self.settings.vocab.encode_lead(notes, origin / T.TICKS_PER_SECOND, self.cursor / T.TICKS_PER_SECOND)
         ticks = sum(t - T.TIME_SHIFT + 1 for t in toks if T.is_time_shift(t))
         return toks + T.time_shift_tokens(self.cursor - origin - ticks)
 
     def plan(self) -> tuple[int, list[list[int]]]:
-        """The next window's origin tick and each sample's forced tail (empty without continuity).
-
-        The tail length ``d`` is shared by the batch (so the conditioning prompt is too): the
-        longest, at most half a window, whose tail fits ``continuity_tokens`` for every sample.
-        """
-        limit = self.settings.continuity_tokens
-        if limit <= 0 or self.cursor == 0:
+        """The next window's origin tick and each sample's forced tail (empty without continuity):
+        ``continuity_seconds`` of the solo so far, at most half a window."""
+        d = min(T.to_tick(self.settings.continuity_seconds), self.settings.window_ticks // 2, self.cursor)
+        if d <= 0:
             return self.cursor, [[] for _ in self.seeds]
-        lo, hi = 0, min(self.settings.window_ticks // 2, self.cursor)
-        fits = lambda d: all(len(self._tail(i, self.cursor - d)) <= limit for i in range(len(self.seeds)))  # noqa: E731
-        while lo < hi:  # largest d that fits (tail length grows with d)
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
-        origin = self.cursor - lo
-        return origin, [self._tail(i, origin) if lo else [] for i in range(len(self.seeds))]
+        origin = self.cursor - d
+        return origin, [self._tail(i, origin) for i in range(len(self.seeds))]
 
     def next_window(
         self, cond_notes: Sequence[Note], until: float | None = None, callback: StepCallback | None = None
@@ -231,11 +257,13 @@ class SoloGenerator:
         )
         new_notes = []
         for i, lead in enumerate(out.lead):
-            notes = T.decode_tokens(lead, start_s, end / T.TICKS_PER_SECOND)
+            notes = self.settings.vocab.decode_lead(lead, start_s, end / T.TICKS_PER_SECOND)
             fresh = [n for n in notes if T.to_tick(n.start) >= self.cursor]  # the tail's notes are already in
-            self.solos[i].extend(fresh)
+            _append_cutting_restrikes(self.solos[i], fresh, self.cursor / T.TICKS_PER_SECOND)
             self.streams[i].extend(lead[out.prefix_len[i] :])
             self.sampled[i] += out.sampled[i]
+            self.masked_register[i] += out.masked_register[i]
+            self.masked_grammar[i] += out.masked_grammar[i]
             new_notes.append(fresh)
         self.prompt_tokens += out.prompt_tokens
         self.window_log.append((origin, end))
@@ -243,10 +271,24 @@ class SoloGenerator:
         return new_notes
 
     def run(self, cond_notes: Sequence[Note], seconds: float) -> list[list[Note]]:
-        """Generate until the cursor reaches ``seconds``; returns the solos."""
+        """Generate until the cursor reaches ``seconds``; returns the solos. A note that would sound
+        past ``seconds`` (the end of the conditioning) is shortened there, not dropped."""
         while self.cursor < T.to_tick(seconds):
             self.next_window(cond_notes, until=seconds)
+        self.solos = [[n._replace(end=min(n.end, seconds)) for n in solo] for solo in self.solos]
         return self.solos
+
+
+def _append_cutting_restrikes(solo: list[Note], fresh: Sequence[Note], since: float) -> None:
+    """Append ``fresh`` (all starting at or after ``since``) to ``solo``; an earlier note still
+    sounding when its pitch is struck again ends there (a held note of the duration vocabulary
+    may reach into the next window), so the MIDI file keeps every note."""
+    held = [j for j in range(len(solo)) if solo[j].end > since]
+    for note in sorted(fresh):
+        for j in held:
+            if solo[j].pitch == note.pitch and solo[j].start < note.start < solo[j].end:
+                solo[j] = solo[j]._replace(end=note.start)
+    solo.extend(fresh)
 
 
 def conditioning_part(notes: Sequence[Note], split_pitch: int, max_seconds: float | None) -> tuple[list[Note], float]:
@@ -270,6 +312,7 @@ class PieceResult:
     new_tokens: list[int]
     grammar_errors: list[dict[str, int]]
     wall_s: float
+    masked_mass: list[dict[str, float]]  # mean per sampled token: {"register": p, "grammar": p}
 
 
 def generate_piece(
@@ -286,12 +329,16 @@ def generate_piece(
         start = 0
         for j, tok in enumerate(stream):
             if tok == T.EOS:
-                for k, v in T.count_grammar_errors(stream[start:j]).items():
+                for k, v in settings.vocab.grammar_errors(stream[start:j]).items():
                     total[k] = total.get(k, 0) + v
                 start = j + 1
         errors.append(total)
+    masked = [
+        {"register": reg / max(n, 1), "grammar": gram / max(n, 1)}
+        for reg, gram, n in zip(session.masked_register, session.masked_grammar, session.sampled)
+    ]
     return PieceResult(
-        session.solos, list(seeds), seconds, session.prompt_tokens, list(session.sampled), errors, wall
+        session.solos, list(seeds), seconds, session.prompt_tokens, list(session.sampled), errors, wall, masked
     )
 
 
@@ -327,9 +374,9 @@ def run_generate(
     """The ``generate`` stage: every test piece x num_samples -> two MIDI files + one JSON line each."""
     from .model import load_for_inference, pick_device
 
-    settings = GenSettings.from_config({"generate": gen_cfg, "data": data_cfg})
     device = device or pick_device()
     model = load_for_inference(adapter_dir, device=device)
+    settings = settings_for_model(GenSettings.from_config({"generate": gen_cfg, "data": data_cfg}), model, adapter_dir)
     pieces = held_out_pieces(pieces_tsv, gen_cfg["num_pieces"])
     if not pieces:
         raise ValueError(f"{pieces_tsv}: no target test pieces to condition on")
@@ -358,6 +405,7 @@ def run_generate(
                     "seconds": round(seconds, 3),
                     "wall_s": round(res.wall_s / len(seeds), 3),  # the batch's time, shared out
                     "grammar_errors": res.grammar_errors[k],
+                    "masked_mass": {key: round(v, 6) for key, v in res.masked_mass[k].items()},
                     "lead_notes": len(solo),
                 }
             )

@@ -18,10 +18,19 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from .config import config_hash
-from .evaluation_nll import CHANCE_NLL, mean_nll
-from .model import BASE_WEIGHTS, load_base, pick_device
+from .evaluation_nll import chance_nll, nll_totals
+from .model import BASE_WEIGHTS, RECORD_FILE, check_data, data_record, load_base, pick_device, recorded_data
 from .plots import loss_curve
-from .train import FitResult, TrainSettings, clear_checkpoint, fit, quiet_libraries, seed_everything, write_log
+from .train import (
+    FitResult,
+    TrainSettings,
+    clear_checkpoint,
+    dataset_settings,
+    fit,
+    quiet_libraries,
+    seed_everything,
+    write_log,
+)
 from .windows import WindowSet
 
 log = logging.getLogger(__name__)
@@ -83,18 +92,22 @@ def save_adapter(model: PeftModel, adapter_dir: str | Path, base_dir: str | Path
 
 
 def evaluate(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[str, Any]:
-    """Per-lead-token val NLL of the base (adapter disabled) and of base + adapter."""
+    """Val NLL of the base (adapter disabled) and of base + adapter, per lead token and per lead
+    note (the per-note figures compare across vocabularies)."""
     with model.disable_adapter():
-        base_nll, n_tokens = mean_nll(model, val_set, batch_size)
-    adapter_nll, _ = mean_nll(model, val_set, batch_size)
+        base = nll_totals(model, val_set, batch_size)
+    adapter = nll_totals(model, val_set, batch_size)
     return {
         "val_windows": len(val_set),
-        "val_tokens": n_tokens,
-        "chance_nll": CHANCE_NLL,
-        "base_nll": base_nll,
-        "adapter_nll": adapter_nll,
-        "improvement": base_nll - adapter_nll,
-        "improvement_pct": 100.0 * (base_nll - adapter_nll) / base_nll,
+        "val_tokens": base["tokens"],
+        "val_notes": base["notes"],
+        "chance_nll": chance_nll(model.config.vocab_size),
+        "base_nll": base["per_token"],
+        "adapter_nll": adapter["per_token"],
+        "improvement": base["per_token"] - adapter["per_token"],
+        "improvement_pct": 100.0 * (base["per_token"] - adapter["per_token"]) / base["per_token"],
+        "base_nll_per_note": base["per_note"],
+        "adapter_nll_per_note": adapter["per_note"],
     }
 
 
@@ -118,7 +131,10 @@ def train_lora(
     quiet_libraries()
     device = torch.device(device) if device is not None else pick_device()
     train_set, val_set = WindowSet.load(train_npz), WindowSet.load(val_npz)
-    model = wrap(load_base(base_dir, device), lora_cfg, seed)
+    base = load_base(base_dir, device)
+    record = recorded_data(base)
+    check_data(record, dataset_settings(train_npz), base_dir)
+    model = wrap(base, lora_cfg, seed)
     settings = TrainSettings.from_config(lora_cfg)
     checkpoint_dir = Path(adapter_dir).parent / "checkpoint"
     # The base's identity includes its weights file's size and mtime: a retrained base at the
@@ -131,11 +147,14 @@ def train_lora(
     report.update(best_step=result.best_step, steps=result.steps, stopped_early=result.stopped_early,
                   trainable_params=result.trainable_params, best_val_subset=result.best_val)
     log.info("lora: val NLL base %.4f -> adapter %.4f (improvement %.4f nats, chance %.4f)",
-             report["base_nll"], report["adapter_nll"], report["improvement"], CHANCE_NLL)
+             report["base_nll"], report["adapter_nll"], report["improvement"], report["chance_nll"])
     save_adapter(model, adapter_dir, base_dir)
+    # The adapter carries the data settings of its base, so a copy of it says what it expects.
+    (Path(adapter_dir) / RECORD_FILE).write_text(json.dumps(data_record(record), indent=2, sort_keys=True) + "\n")
     write_log(result.rows, log_csv)
     loss_curve(result.rows, plot_png,
-               title=f"LoRA (val NLL base {report['base_nll']:.3f} -> adapter {report['adapter_nll']:.3f})")
+               title=f"LoRA (val NLL base {report['base_nll']:.3f} -> adapter {report['adapter_nll']:.3f})",
+               chance=report["chance_nll"])
     Path(eval_json).write_text(json.dumps(report, indent=2) + "\n")
     clear_checkpoint(checkpoint_dir)
     return result

@@ -79,7 +79,7 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
         top_p: float | None = None,
         top_k: int | None = None,
         primer_max_tokens: int | None = None,
-        continuity_tokens: int | None = None,
+        continuity_seconds: float | None = None,
         seed: int = 0,
         max_seconds: float | None = None,
     ) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
         data = _b64(midi_base64, "midi_base64") if path is None else resolve_inside(path, allowed_dir).read_bytes()
         notes = notes_from_midi_bytes(data, path or "midi_base64")
         settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, primer_max_tokens=primer_max_tokens,
-                        continuity_tokens=continuity_tokens)
+                        continuity_seconds=continuity_seconds)
         out, summary = engine.generate_solo(notes, settings, check_seed(seed), max_seconds)
         return {**summary, "midi_base64": base64.b64encode(out).decode()}
 
@@ -102,12 +102,12 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
         temperature: float | None = None,
         top_p: float | None = None,
         top_k: int | None = None,
-        continuity_tokens: int | None = None,
+        continuity_seconds: float | None = None,
         seed: int = 0,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Open a streaming session; returns session_id for stream_chunk / end_session."""
-        settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, continuity_tokens=continuity_tokens)
+        settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, continuity_seconds=continuity_seconds)
         sid = sessions.open(client_of(ctx), lambda: StreamSession(engine, settings, check_seed(seed)))
         return {"session_id": sid, "window_seconds": engine.settings.window_seconds}
 
@@ -116,8 +116,8 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
     def stream_chunk(session_id: str, midi_base64: str, chunk_seconds: float, ctx: Context | None = None) -> dict[str, Any]:
         """Feed the next chunk_seconds of conditioning (base64 MIDI timed from the chunk start; "" = silence).
 
-        Returns the solo for that span: notes [[start, end, pitch, velocity], ...] timed from the
-        chunk start, and the same as midi_base64 (track "solo")."""
+        Returns the solo notes starting in that span: [[start, end, pitch, velocity], ...] timed from
+        the chunk start (a held note may end after the chunk), and the same as midi_base64 (track "solo")."""
         session = sessions.get(client_of(ctx), session_id)
         data = _b64(midi_base64, "midi_base64")
         notes = notes_from_midi_bytes(data, "chunk") if data else []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ from .tokens import Note, to_tick
 EPS = 1e-9
 DEFAULT_THRESHOLD_MS = 180.0
 HARMONIC_WINDOW_S = 1.0
+HELD_SECONDS = 4.0
 TRITONE = 6
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)  # natural minor
@@ -183,6 +185,32 @@ def pitch_range(notes: Sequence[Note]) -> float:
     return float(max(pitches) - min(pitches))
 
 
+def _log_durations(notes: Sequence[Note]) -> list[float]:
+    # Natural log of each length in seconds, floored at one 10 ms tick (a zero-length note has no log).
+    return sorted(math.log(max(n.end - n.start, 0.01)) for n in notes)
+
+
+def held_share(notes: Sequence[Note], seconds: float = HELD_SECONDS) -> float:
+    """Share of notes lasting longer than ``seconds`` (4 s): a model that opens notes and never
+    closes them shows here (real right hands: about 0.5 %). No notes -> 0.0."""
+    return sum(n.end - n.start > seconds for n in notes) / len(notes) if notes else 0.0
+
+
+def log_duration_median(notes: Sequence[Note]) -> float:
+    """Median of ln(note length in s). No notes -> 0.0."""
+    logs = _log_durations(notes)
+    return statistics.median(logs) if logs else 0.0
+
+
+def log_duration_iqr(notes: Sequence[Note]) -> float:
+    """Interquartile range of ln(note length in s) (numpy's linear percentiles). < 2 notes -> 0.0."""
+    logs = _log_durations(notes)
+    if len(logs) < 2:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(logs, n=4, method="inclusive")
+    return q3 - q1
+
+
 def _iois(notes: Sequence[Note]) -> list[float]:
     # Distinct onsets on the model's 10 ms grid, so a chord (one onset) is one event.
     ticks = sorted({to_tick(n.start) for n in notes})
@@ -270,6 +298,9 @@ NOTE_METRICS = {
     "scale_consistency": lambda lead, cond, span, thr: scale_consistency(lead),
     "polyphony": lambda lead, cond, span, thr: polyphony(lead),
     "pitch_range": lambda lead, cond, span, thr: pitch_range(lead),
+    "held_share": lambda lead, cond, span, thr: held_share(lead),
+    "log_duration_median": lambda lead, cond, span, thr: log_duration_median(lead),
+    "log_duration_iqr": lambda lead, cond, span, thr: log_duration_iqr(lead),
     "ioi_mean": lambda lead, cond, span, thr: ioi_mean(lead),
     "ioi_std": lambda lead, cond, span, thr: ioi_std(lead),
     "harmonic_fit": lambda lead, cond, span, thr: harmonic_fit(lead, cond),

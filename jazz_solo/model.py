@@ -12,19 +12,34 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from . import tokens
+from . import tokens, vocab
 
 BASE_WEIGHTS = "model.safetensors"
+RECORD_KEY = "jazz_solo_data"  # the data-stage settings a model was trained for, in its config.json
+RECORD_FILE = "data_settings.json"  # the same record beside an adapter
+RECORDED = ("vocabulary", "split_pitch", "window_seconds", "max_cond_tokens", "max_sequence")
+MUST_MATCH = ("vocabulary", "split_pitch")  # using a model with other values of these is refused
 
 
-def model_config(model_cfg: Mapping[str, Any], max_positions: int = 4096) -> LlamaConfig:
-    """A LlamaConfig for our vocabulary from the ``model:`` config section."""
+def data_record(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The recorded subset of data settings (a dataset summary or the ``data:`` section)."""
+    data = dict(data or {})
+    data.setdefault("vocabulary", vocab.DEFAULT)
+    return {k: data[k] for k in RECORDED if k in data}
+
+
+def model_config(
+    model_cfg: Mapping[str, Any], data: Mapping[str, Any] | None = None, max_positions: int = 4096
+) -> LlamaConfig:
+    """A LlamaConfig from the ``model:`` config section, sized for ``data``'s vocabulary, which is
+    recorded in it with the other data settings the model depends on."""
     n_embd = int(model_cfg["n_embd"])
     n_head = int(model_cfg["n_head"])
     if n_embd % n_head:
         raise ValueError(f"config key 'model.n_embd' ({n_embd}) must be divisible by model.n_head ({n_head})")
+    record = data_record(data)
     return LlamaConfig(
-        vocab_size=tokens.VOCAB_SIZE,
+        vocab_size=vocab.get(record["vocabulary"]).size,
         hidden_size=n_embd,
         intermediate_size=int(model_cfg.get("intermediate_size", 4 * n_embd)),
         num_hidden_layers=int(model_cfg["n_layer"]),
@@ -38,14 +53,48 @@ def model_config(model_cfg: Mapping[str, Any], max_positions: int = 4096) -> Lla
         eos_token_id=tokens.EOS,
         pad_token_id=tokens.PAD,
         attn_implementation="sdpa",
+        **{RECORD_KEY: record},
     )
 
 
-def build_model(model_cfg: Mapping[str, Any], seed: int | None = None) -> LlamaForCausalLM:
-    """A freshly initialised model (seeded when ``seed`` is given)."""
+def build_model(
+    model_cfg: Mapping[str, Any], seed: int | None = None, data: Mapping[str, Any] | None = None
+) -> LlamaForCausalLM:
+    """A freshly initialised model for ``data``'s vocabulary (seeded when ``seed`` is given)."""
     if seed is not None:
         torch.manual_seed(seed)
-    return LlamaForCausalLM(model_config(model_cfg))
+    return LlamaForCausalLM(model_config(model_cfg, data))
+
+
+def recorded_data(model: torch.nn.Module) -> dict[str, Any]:
+    """The data settings ``model`` (a base, or base + adapter) was trained for. A base from before
+    vocabularies were recorded has 392 ids: the performance vocabulary."""
+    return _record({RECORD_KEY: getattr(model.config, RECORD_KEY, None), "vocab_size": model.config.vocab_size})
+
+
+def _record(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    if cfg.get(RECORD_KEY) is None and cfg.get("vocab_size") == tokens.VOCAB_SIZE:
+        return {"vocabulary": "performance"}
+    return dict(cfg.get(RECORD_KEY) or {})
+
+
+def recorded_base_data(model_dir: str | Path) -> dict[str, Any]:
+    """The data settings recorded in a base model directory's config.json (without loading weights);
+    empty when unreadable (loading it later says why)."""
+    try:
+        cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return _record(cfg)
+
+
+def check_data(record: Mapping[str, Any], data: Mapping[str, Any], source: str | Path) -> None:
+    """Refuse (one line naming ``source``) a model trained for other data settings than ``data``."""
+    for key in MUST_MATCH:
+        if key in record and key in data and record[key] != data[key]:
+            raise ValueError(
+                f"{source}: model trained for data.{key} = {record[key]!r}, but the data here has {data[key]!r}"
+            )
 
 
 def save_base(model: torch.nn.Module, out_dir: str | Path) -> Path:
@@ -61,10 +110,14 @@ def load_base(model_dir: str | Path, device: str | torch.device = "cpu") -> Llam
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir}: not a base model directory (no config.json)")
     model = LlamaForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
-    if model.config.vocab_size != tokens.VOCAB_SIZE:
-        raise ValueError(
-            f"{model_dir}: vocab_size {model.config.vocab_size} != {tokens.VOCAB_SIZE} (not a jazz-solo model)"
-        )
+    record = recorded_data(model)
+    if "vocabulary" not in record:
+        raise ValueError(f"{model_dir}: vocab_size {model.config.vocab_size} and no recorded vocabulary "
+                         f"(not a jazz-solo model)")
+    expected = vocab.get(record["vocabulary"]).size
+    if model.config.vocab_size != expected:
+        raise ValueError(f"{model_dir}: vocab_size {model.config.vocab_size} != {expected} of the "
+                         f"{record['vocabulary']} vocabulary (not a jazz-solo model)")
     return model.to(device).eval()
 
 

@@ -2,8 +2,9 @@
 
 The grammar mask (DESIGN §2) keeps every sampled lead stream decodable without loss:
 
-* NOTE_ON only for a silent pitch, NOTE_OFF only for a sounding pitch that was opened at an
-  earlier tick (so every note lasts at least one 10 ms tick, as in the training data);
+* NOTE_ON only for a silent pitch inside the lead's register (above the split pitch, on the
+  piano's 21-108), NOTE_OFF only for a sounding pitch that was opened at an earlier tick (so
+  every note lasts at least one 10 ms tick, as in the training data);
 * never BOS, SEP or PAD; EOS is allowed (notes still sounding are closed at the window end);
 * a TIME_SHIFT that would reach or cross the window's time budget ends the window: it is
   recorded clamped to the budget, so no note ever runs past the window end.
@@ -20,9 +21,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from . import durations as D
 from . import tokens as T
 
 _PITCHES = 128
+PIANO = (21, 108)  # the lowest and highest key of an 88-key piano
+
+
+def lead_register(split_pitch: int) -> tuple[int, int]:
+    """Pitches a lead note may have: above the split pitch and on the piano."""
+    return max(PIANO[0], int(split_pitch) + 1), PIANO[1]
 
 
 def sample_seed(base_seed: int, piece_index: int, sample_index: int) -> int:
@@ -36,8 +44,44 @@ def make_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
 
-class GrammarState:
-    """Per-sample lead state of one window: sounding pitches, clock, budget, finished flag.
+class _LeadGrammar:
+    """What both vocabularies' grammars share: the batch, the time budget and the register."""
+
+    vocab_size = T.VOCAB_SIZE
+
+    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1)) -> None:
+        if budget_ticks <= 0:
+            raise ValueError(f"window time budget must be positive, got {budget_ticks} ticks")
+        self.batch = batch
+        self.budget = int(budget_ticks)
+        self.register = np.zeros(_PITCHES, dtype=bool)
+        self.register[register[0] : register[1] + 1] = True
+        self._elapsed = np.zeros(batch, dtype=np.int64)
+        self._done = np.zeros(batch, dtype=bool)
+        # Pitches opened at the current tick: closing or re-striking them now would make a zero-length note.
+        self._fresh: list[list[int]] = [[] for _ in range(batch)]
+        self.elapsed = torch.from_numpy(self._elapsed)
+        self.done = torch.from_numpy(self._done)
+
+    def _shift(self, row: int, tok: int) -> int:
+        """Advance ``row``'s clock by a TIME_SHIFT, clamped to the budget (reaching it ends the
+        window); returns the token to record."""
+        ticks = min(tok - T.TIME_SHIFT + 1, self.budget - int(self._elapsed[row]))
+        self._elapsed[row] += ticks
+        if self._elapsed[row] >= self.budget:
+            self._done[row] = True
+        return T.TIME_SHIFT + ticks - 1
+
+    def out_of_register(self) -> np.ndarray:
+        """Bool (vocab,) of the NOTE_ONs the register forbids (for the removed-mass log)."""
+        out = np.zeros(self.vocab_size, dtype=bool)
+        out[T.NOTE_ON : T.NOTE_ON + _PITCHES] = ~self.register
+        return out
+
+
+class GrammarState(_LeadGrammar):
+    """Per-sample lead state of one window for the performance vocabulary: sounding pitches,
+    clock, budget, finished flag.
 
     ``budget_ticks`` is the window's length on the 10 ms grid; ``elapsed`` starts at 0 (the
     window origin). Call :meth:`allowed` for the mask of the next token and :meth:`advance`
@@ -50,22 +94,14 @@ class GrammarState:
     ``elapsed`` and ``done`` are torch views of the same memory.
     """
 
-    def __init__(self, batch: int, budget_ticks: int) -> None:
-        if budget_ticks <= 0:
-            raise ValueError(f"window time budget must be positive, got {budget_ticks} ticks")
-        self.batch = batch
-        self.budget = int(budget_ticks)
-        self._mask = np.ones((batch, T.VOCAB_SIZE), dtype=bool)
+    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1)) -> None:
+        super().__init__(batch, budget_ticks, register)
+        self._mask = np.ones((batch, self.vocab_size), dtype=bool)
+        self._mask[:, T.NOTE_ON : T.NOTE_ON + _PITCHES] = self.register
         self._mask[:, T.NOTE_OFF : T.NOTE_OFF + _PITCHES] = False  # nothing sounds yet
         self._mask[:, [T.PAD, T.BOS, T.SEP]] = False
         self._sounding = np.zeros((batch, _PITCHES), dtype=bool)
-        self._elapsed = np.zeros(batch, dtype=np.int64)
-        self._done = np.zeros(batch, dtype=bool)
-        # Pitches opened at the current tick: closing them now would make a zero-length note.
-        self._fresh: list[list[int]] = [[] for _ in range(batch)]
         self.sounding = torch.from_numpy(self._sounding)
-        self.elapsed = torch.from_numpy(self._elapsed)
-        self.done = torch.from_numpy(self._done)
 
     def allowed(self, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
         """Bool mask (len(rows), VOCAB_SIZE) of the tokens each sample may emit next (a copy)."""
@@ -87,17 +123,13 @@ class GrammarState:
                 pitch = tok - T.NOTE_OFF
                 self._sounding[row, pitch] = False
                 mask[row, tok] = False
-                mask[row, pitch] = True
+                mask[row, pitch] = self.register[pitch]
             elif tok < T.VELOCITY:
-                ticks = min(tok - T.TIME_SHIFT + 1, self.budget - int(self._elapsed[row]))
-                out[i] = T.TIME_SHIFT + ticks - 1
-                self._elapsed[row] += ticks
+                out[i] = self._shift(row, tok)
                 for pitch in self._fresh[row]:
                     if self._sounding[row, pitch]:
                         mask[row, T.NOTE_OFF + pitch] = True
                 self._fresh[row].clear()
-                if self._elapsed[row] >= self.budget:
-                    self._done[row] = True
             elif tok == T.EOS:
                 self._done[row] = True
         return torch.tensor(out, dtype=torch.long)
@@ -112,6 +144,72 @@ class GrammarState:
         out = T.time_shift_tokens(self.budget - int(self._elapsed[row]))
         out += [T.NOTE_OFF + int(p) for p in pitches]
         return out + [T.EOS]
+
+
+class DurationGrammar(_LeadGrammar):
+    """Per-sample lead state of one window for the duration vocabulary (:mod:`jazz_solo.durations`).
+
+    The lead is ``[TIME_SHIFT] [VELOCITY] NOTE_ON DURATION+``. The allowed set depends only on
+    what came last (a *mode*) and on the pitches struck at the current tick:
+
+    * after NOTE_ON: only a DURATION (a note always gets its length);
+    * after a top-bin DURATION: another DURATION (durations add up) or any event;
+    * after VELOCITY: only a NOTE_ON (the data never sets a velocity for nothing);
+    * otherwise: NOTE_ON in the register, TIME_SHIFT, VELOCITY, EOS; never NOTE_OFF or a
+      special. A pitch already struck at this tick cannot be struck again (a zero-length note).
+
+    Time shifts that reach the budget end the window, as in :class:`GrammarState`; notes keep
+    their durations past the window end.
+    """
+
+    vocab_size = D.VOCAB_SIZE
+    _FREE, _NOTE, _TOP, _VEL = range(4)
+
+    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1)) -> None:
+        super().__init__(batch, budget_ticks, register)
+        onsets = np.zeros(self.vocab_size, dtype=bool)
+        onsets[T.NOTE_ON : T.NOTE_ON + _PITCHES] = self.register
+        free = onsets.copy()
+        free[T.TIME_SHIFT : T.EOS + 1] = True  # shifts, velocities, EOS
+        durations = np.zeros(self.vocab_size, dtype=bool)
+        durations[D.DURATION :] = True
+        self._modes = np.stack([free, durations, free | durations, onsets])
+        self._mode = np.zeros(batch, dtype=np.int64)
+
+    def allowed(self, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
+        """Bool mask (len(rows), VOCAB_SIZE) of the tokens each sample may emit next."""
+        rows_a = np.arange(self.batch) if rows is None else np.asarray(rows, dtype=np.int64)
+        mask = self._modes[self._mode[rows_a]]
+        for i, row in enumerate(rows_a):
+            mask[i, self._fresh[row]] = False
+        return torch.from_numpy(mask)
+
+    def advance(self, toks: torch.Tensor, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
+        """Apply one token per row in ``rows`` (default: all); returns the tokens to record."""
+        rows_l = range(self.batch) if rows is None else [int(r) for r in rows]
+        out = [int(t) for t in toks.reshape(-1).tolist()]
+        for i, (row, tok) in enumerate(zip(rows_l, out)):
+            if tok < T.NOTE_OFF:
+                self._mode[row] = self._NOTE
+                self._fresh[row].append(tok)
+            elif D.is_duration(tok):
+                self._mode[row] = self._TOP if tok == D.TOP else self._FREE
+            elif T.is_time_shift(tok):
+                out[i] = self._shift(row, tok)
+                self._fresh[row].clear()
+                self._mode[row] = self._FREE
+            elif T.is_velocity(tok):
+                self._mode[row] = self._VEL
+            elif tok == T.EOS:
+                self._done[row] = True
+        return torch.tensor(out, dtype=torch.long)
+
+    def closing_tokens(self, row: int) -> list[int]:
+        """EOS, after a default duration if the stream was cut right after a NOTE_ON (a note after
+        a lone VELOCITY is simply not played)."""
+        if self._mode[row] == self._NOTE:
+            return [D.DURATION + D.bin_index(D.DEFAULT_TICKS), T.EOS]
+        return [T.EOS]
 
 
 def process_logits(

@@ -28,6 +28,7 @@ from . import tokens as T
 from .generate import GenSettings, SoloGenerator, StepCallback, conditioning_part, generate_piece
 from .midi_io import MidiError, load_notes, split_roles, write_midi
 from .tokens import Note
+from .vocab import VOCABULARIES
 
 MAX_MIDI_BYTES = 2 * 1024 * 1024  # a 10-minute dense piano part is ~100 KB; more is a mistake or an attack
 MAX_SECONDS = 600.0                # longest conditioning one generate_solo call will render
@@ -38,10 +39,10 @@ MAX_PATH_CHARS = 1024
 LIMITS: dict[str, tuple[type, float, float, bool]] = {
     "temperature": (float, 0.0, 5.0, False),
     "top_p": (float, 0.0, 1.0, False),
-    "top_k": (int, 0, T.VOCAB_SIZE, True),
+    "top_k": (int, 0, max(v.size for v in VOCABULARIES.values()), True),
     "primer_max_tokens": (int, 1, 2048, True),
     "max_new_tokens": (int, 1, 4096, True),
-    "continuity_tokens": (int, 0, 512, True),
+    "continuity_seconds": (float, 0.0, 30.0, True),
 }
 
 
@@ -135,7 +136,7 @@ class Engine:
         """From ``bundle_dir`` (bundle.json + adapter/) or a bare ``adapter_dir`` (config.yaml defaults)."""
         from .config import load_config
         from .artifacts import verify_adapter, verify_base
-        from .model import adapter_base_dir, load_for_inference
+        from .model import adapter_base_dir, load_for_inference, recorded_data
 
         config = load_config()
         info: dict[str, Any] = {}
@@ -154,8 +155,11 @@ class Engine:
         verify_adapter(adapter_dir)  # truncated weights: one line naming the file, not a SafetensorError
         verify_base(adapter_base_dir(adapter_dir))
         model = load_for_inference(adapter_dir, device="cpu")
+        # The model's own data settings win over config.yaml's defaults (a bundle records the same).
+        config["data"].update({k: v for k, v in recorded_data(model).items() if k in ("vocabulary", "split_pitch")})
         params = sum(p.numel() for p in model.parameters())
-        info = {"adapter": str(adapter_dir), "parameters": params, "candidate": info.get("candidate")}
+        info = {"adapter": str(adapter_dir), "parameters": params, "candidate": info.get("candidate"),
+                "vocabulary": config["data"]["vocabulary"]}
         return cls(model, GenSettings.from_config(config), int(config["data"]["split_pitch"]), str(adapter_dir), info)
 
     def describe(self) -> dict[str, Any]:

@@ -93,9 +93,8 @@ def time_shift_tokens(ticks: int) -> list[int]:
 def quantize(notes: Iterable[Note], origin: float = 0.0) -> list[tuple[int, int, int, int]]:
     """Notes -> (on_tick, off_tick, pitch, velocity) relative to ``origin``.
 
-    Every note keeps at least one tick of duration. A re-strike of a pitch that is still
-    sounding ends the earlier note at the new onset (MIDI cannot hold one pitch twice);
-    two notes of one pitch on the same tick collapse into the longer one.
+    Every note keeps at least one tick of duration; overlaps of one pitch are resolved by
+    :func:`resolve_overlaps`.
     """
     base = to_tick(origin)
     raw = []
@@ -103,9 +102,18 @@ def quantize(notes: Iterable[Note], origin: float = 0.0) -> list[tuple[int, int,
         on = to_tick(n.start) - base
         off = max(to_tick(n.end) - base, on + 1)
         raw.append((on, off, int(n.pitch), int(n.velocity)))
-    raw.sort(key=lambda q: (q[2], q[0], -q[1]))
+    return resolve_overlaps(raw)
+
+
+def resolve_overlaps(raw: Iterable[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """(on, off, pitch, velocity) ticks made playable as MIDI, sorted by (on, pitch).
+
+    A re-strike of a pitch that is still sounding ends the earlier note at the new onset (MIDI
+    cannot hold one pitch twice); two notes of one pitch on the same tick collapse into the longer.
+    """
+    ordered = sorted(raw, key=lambda q: (q[2], q[0], -q[1]))
     out: list[tuple[int, int, int, int]] = []
-    for q in raw:
+    for q in ordered:
         if out and out[-1][2] == q[2]:
             prev = out[-1]
             if prev[0] == q[0]:

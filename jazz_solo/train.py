@@ -15,6 +15,7 @@ loss or gradient raises :class:`TrainingDiverged` before anything is saved.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import os
@@ -34,7 +35,7 @@ from tqdm import tqdm
 
 from .batching import batches_per_epoch, collate, epoch_batches, subset
 from .config import config_hash
-from .evaluation_nll import autocast, lead_loss_sum, mean_nll
+from .evaluation_nll import autocast, chance_nll, lead_loss_sum, mean_nll
 from .windows import WindowSet
 
 log = logging.getLogger(__name__)
@@ -330,6 +331,15 @@ def read_log(path: str | Path) -> list[dict[str, float | None]]:
         return [{k: (float(v) if v != "" else None) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
+def dataset_settings(npz: str | Path) -> dict[str, Any]:
+    """The data settings a window set was made with (its ``dataset_summary.json``; empty when absent,
+    e.g. window sets a test wrote by hand). Summaries from before vocabularies: performance."""
+    summary = Path(npz).parent / "dataset_summary.json"
+    if not summary.is_file():
+        return {}
+    return {"vocabulary": "performance", **json.loads(summary.read_text())}
+
+
 def pretrain(
     train_npz: str | Path,
     val_npz: str | Path,
@@ -346,19 +356,21 @@ def pretrain(
 
     The resume state lives in ``<model_dir>/../checkpoint`` and is removed at the end.
     """
-    from .model import build_model, pick_device, save_base
+    from .model import build_model, data_record, pick_device, save_base
     from .plots import loss_curve
 
     quiet_libraries()
     device = torch.device(device) if device is not None else pick_device()
     train_set, val_set = WindowSet.load(train_npz), WindowSet.load(val_npz)
-    model = build_model(model_cfg, seed).to(device)
+    data = data_record(dataset_settings(train_npz))
+    model = build_model(model_cfg, seed, data).to(device)
     checkpoint_dir = Path(model_dir).parent / "checkpoint"
-    fingerprint = config_hash({"model": dict(model_cfg)})
+    fingerprint = config_hash({"model": dict(model_cfg), "data": data})
     result = fit(model, train_set, val_set, TrainSettings.from_config(train_cfg), seed,
                  checkpoint_dir, fingerprint, desc="pretrain", on_step=on_step)
     save_base(model.to("cpu"), model_dir)
     write_log(result.rows, log_csv)
-    loss_curve(result.rows, plot_png, title=f"pretrain (best val {result.best_val:.3f} @ step {result.best_step})")
+    loss_curve(result.rows, plot_png, title=f"pretrain (best val {result.best_val:.3f} @ step {result.best_step})",
+               chance=chance_nll(model.config.vocab_size))
     clear_checkpoint(checkpoint_dir)
     return result

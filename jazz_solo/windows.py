@@ -9,7 +9,7 @@ On disk a window set is an ``.npz`` with ``tokens`` (int16, all sequences concat
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +31,15 @@ def window_starts(duration: float, seconds: float, hop: float) -> list[float]:
     return [round(i * hop, 6) for i in range(count)]
 
 
-def encode_window(notes: Sequence[Note], start: float, seconds: float) -> list[int]:
-    """Events of the notes starting in the window, timed from ``start``, closed at its end."""
-    return tokens.encode_notes(notes_in_window(notes, start, seconds), origin=start, end=start + seconds)
+Encoder = Callable[..., list[int]]  # (notes, origin, end) -> tokens, e.g. a Vocabulary's encode_lead
+
+
+def encode_window(
+    notes: Sequence[Note], start: float, seconds: float, encode: Encoder = tokens.encode_notes
+) -> list[int]:
+    """Events of the notes starting in the window, timed from ``start`` (onset/offset events are
+    closed at its end; the duration vocabulary's lead keeps real durations)."""
+    return encode(notes_in_window(notes, start, seconds), start, start + seconds)
 
 
 def build_example(

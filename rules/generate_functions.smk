@@ -13,6 +13,6 @@ def gen_settings(wildcards):
 
 
 def gen_window_settings(wildcards):
-    """The data settings generation must share with training: role split and window length."""
+    """The data settings generation must share with training: vocabulary, role split, window length."""
     data = stage_config(wildcards)["data"]
-    return {"split_pitch": data["split_pitch"], "window_seconds": data["window_seconds"]}
+    return {k: data[k] for k in ("vocabulary", "split_pitch", "window_seconds")}

@@ -14,7 +14,7 @@ def base_model_dir(wildcards):
     """The base model of a LoRA job: the user's model.checkpoint when set, else the pretrained one."""
     if BASE_CHECKPOINT:
         return BASE_CHECKPOINT
-    return f"{RESULTS}/base/split_pitch~{wildcards.split_pitch}/model"
+    return f"{RESULTS}/base/{sweep.instance('data', wildcards)}/model"
 
 
 def lora_settings(wildcards):

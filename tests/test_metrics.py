@@ -124,6 +124,17 @@ def test_pitch_range(roundtrip):
     assert metrics.pitch_range([]) == 0.0
 
 
+def test_held_share_and_log_durations(roundtrip):
+    # lengths 0.1, 0.5, 1, 2, 5 s (one of five held > 4 s); ln: -2.303, -0.693, 0, 0.693, 1.609
+    notes = roundtrip([n(0, 0.1), n(1, 1.5, 62), n(2, 3, 64), n(3, 5, 65), n(4, 9, 67)])
+    assert metrics.held_share(notes) == pytest.approx(0.2)
+    assert metrics.log_duration_median(notes) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.log_duration_iqr(notes) == pytest.approx(math.log(2) - math.log(0.5), abs=1e-6)  # q3 - q1
+    assert metrics.held_share([n(0, 4.0)]) == 0.0  # exactly 4 s is not held "longer than 4 s"
+    assert metrics.log_duration_iqr([n(0, 1)]) == 0.0
+    assert metrics.held_share([]) == metrics.log_duration_median([]) == metrics.log_duration_iqr([]) == 0.0
+
+
 def test_ioi_mean_and_std(roundtrip):
     notes = roundtrip([n(0, 0.4), n(0.5, 1, 60), n(0.5, 1, 64), n(1.5, 2)])  # distinct onsets 0, .5, 1.5
     assert metrics.ioi_mean(notes) == pytest.approx(0.75)

@@ -6,9 +6,21 @@ import json
 import pytest
 import torch
 
-from jazz_solo import tokens
+from jazz_solo import durations, tokens
+from jazz_solo.generate import GenSettings, settings_for_model
 from jazz_solo.lora import save_adapter, wrap
-from jazz_solo.model import adapter_base_dir, build_model, load_base, load_for_inference, model_config, save_base
+from jazz_solo.model import (
+    RECORD_KEY,
+    adapter_base_dir,
+    build_model,
+    check_data,
+    load_base,
+    load_for_inference,
+    model_config,
+    recorded_base_data,
+    recorded_data,
+    save_base,
+)
 
 TINY = {"n_layer": 2, "n_embd": 32, "n_head": 4, "intermediate_size": 64, "dropout": 0.0}
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
@@ -16,11 +28,35 @@ LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj
 
 def test_config_sizes_and_vocabulary():
     cfg = model_config({**TINY, "n_layer": 3})
-    assert cfg.vocab_size == tokens.VOCAB_SIZE == 392
+    assert cfg.vocab_size == durations.VOCAB_SIZE == 537  # the default: duration vocabulary
+    assert model_config(TINY, {"vocabulary": "performance"}).vocab_size == tokens.VOCAB_SIZE == 392
     assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads) == (3, 32, 4)
     assert cfg.tie_word_embeddings and cfg.pad_token_id == tokens.PAD
     with pytest.raises(ValueError, match="model.n_embd"):
         model_config({**TINY, "n_embd": 30})
+
+
+def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
+    """The base's config.json and the adapter record the data settings; generating or training with
+    another vocabulary or split pitch stops with one line naming the model."""
+    data = {"vocabulary": "performance", "split_pitch": 55, "window_seconds": 8.0, "hop_seconds": 4.0}
+    save_base(build_model(TINY, seed=0, data=data), tmp_path / "base")
+    saved = json.loads((tmp_path / "base" / "config.json").read_text())[RECORD_KEY]
+    assert saved == {"vocabulary": "performance", "split_pitch": 55, "window_seconds": 8.0}
+    model = load_base(tmp_path / "base")
+    assert recorded_data(model) == saved == recorded_base_data(tmp_path / "base")
+    check_data(saved, {"vocabulary": "performance", "split_pitch": 55}, "m")
+    with pytest.raises(ValueError, match=r"^m: model trained for data.vocabulary = 'performance', but .* 'duration'"):
+        check_data(saved, {"vocabulary": "duration", "split_pitch": 55}, "m")
+    with pytest.raises(ValueError, match="data.split_pitch = 55"):
+        settings_for_model(GenSettings(vocabulary="performance", split_pitch=60), model, "m")
+    with pytest.raises(ValueError, match="unknown vocabulary 'remi'"):
+        build_model(TINY, data={"vocabulary": "remi"})
+    # a base from before vocabularies were recorded (392 ids) reads as the performance vocabulary
+    cfg = json.loads((tmp_path / "base" / "config.json").read_text())
+    del cfg[RECORD_KEY]
+    (tmp_path / "base" / "config.json").write_text(json.dumps(cfg))
+    assert recorded_base_data(tmp_path / "base") == {"vocabulary": "performance"}
 
 
 def test_same_seed_same_initial_weights():

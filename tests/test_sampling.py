@@ -4,7 +4,16 @@ from __future__ import annotations
 import torch
 
 from jazz_solo import tokens as T
-from jazz_solo.sampling import GrammarState, make_generators, process_logits, sample, sample_seed
+from jazz_solo import durations as D
+from jazz_solo.sampling import (
+    DurationGrammar,
+    GrammarState,
+    lead_register,
+    make_generators,
+    process_logits,
+    sample,
+    sample_seed,
+)
 
 
 def test_mask_follows_sounding_pitches_and_forbids_specials():
@@ -99,3 +108,57 @@ def test_masked_random_streams_never_break_the_grammar():
         notes = T.decode_tokens(full, 0.0, budget / 100)
         assert len(notes) == onsets
         assert all(n.end > n.start and n.end <= budget / 100 + 1e-9 for n in notes)
+
+
+def test_register_mask_keeps_lead_notes_above_the_split_and_on_the_piano():
+    for grammar in (GrammarState, DurationGrammar):
+        state = grammar(1, 800, lead_register(60))
+        ons = state.allowed()[0, T.NOTE_ON : T.NOTE_ON + 128]
+        assert torch.nonzero(ons).flatten().tolist() == list(range(61, 109))
+        assert state.out_of_register()[T.NOTE_ON + 60] and not state.out_of_register()[T.NOTE_ON + 61]
+    assert lead_register(10) == (21, 108)
+
+
+def test_duration_grammar_modes():
+    state = DurationGrammar(2, 300, lead_register(60))
+    allowed = state.allowed()
+    assert not allowed[:, T.NOTE_OFF : T.TIME_SHIFT].any() and not allowed[:, D.DURATION :].any()
+    assert allowed[0, T.EOS] and allowed[0, T.TIME_SHIFT] and not allowed[0, T.SEP]
+    state.advance(torch.tensor([T.NOTE_ON + 70, T.VELOCITY + 3]))
+    allowed = state.allowed()
+    assert allowed[0, D.DURATION :].all() and allowed[0].sum() == D.N_DURATION  # a note gets its length
+    assert allowed[1, T.NOTE_ON + 61 : T.NOTE_ON + 109].all() and allowed[1].sum() == 48  # velocity: a note
+    state.advance(torch.tensor([D.TOP, T.NOTE_ON + 70]))
+    allowed = state.allowed()
+    assert allowed[0, D.DURATION] and allowed[0, T.TIME_SHIFT] and not allowed[0, T.NOTE_ON + 70]  # struck now
+    assert state.closing_tokens(1) == [D.DURATION + D.bin_index(D.DEFAULT_TICKS), T.EOS]
+    rec = state.advance(torch.tensor([T.TIME_SHIFT + 99, D.DURATION + 9]))
+    assert state.allowed()[0, T.NOTE_ON + 70]  # time moved: the pitch may sound again
+    state.advance(torch.tensor([T.TIME_SHIFT + 99, T.TIME_SHIFT + 99]))
+    rec = state.advance(torch.tensor([T.TIME_SHIFT + 99, T.TIME_SHIFT + 99]))
+    assert rec.tolist() == [T.TIME_SHIFT + 99, T.TIME_SHIFT + 99] and state.done.tolist() == [True, False]
+
+
+def test_masked_random_duration_streams_never_break_the_grammar():
+    batch, budget = 16, 300
+    torch.manual_seed(2)
+    state = DurationGrammar(batch, budget, lead_register(55))
+    gens = make_generators(range(batch))
+    streams: list[list[int]] = [[] for _ in range(batch)]
+    active = torch.arange(batch)
+    for _ in range(400):
+        logits = torch.randn(len(active), D.VOCAB_SIZE) * 3
+        toks = sample(process_logits(logits, state.allowed(active)), [gens[i] for i in active.tolist()])
+        for row, tok in zip(active.tolist(), state.advance(toks, active).tolist()):
+            streams[row].append(tok)
+        active = active[~state.done[active]]
+        if not len(active):
+            break
+    for row, stream in enumerate(streams):
+        if stream[-1] == T.EOS:
+            stream.pop()
+        full = stream + state.closing_tokens(row)
+        assert D.count_grammar_errors(full) == dict.fromkeys(D.count_grammar_errors([]), 0)
+        notes = D.decode_lead(full)
+        assert len(notes) == sum(T.is_note_on(t) for t in full)
+        assert all(55 < n.pitch <= 108 and n.end > n.start and n.start < budget / 100 for n in notes)

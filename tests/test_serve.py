@@ -73,7 +73,7 @@ def test_mcp_stdio_client_gets_a_solo(adapter, make_midi, tmp_path):
             for _ in range(2):
                 res = await client.call_tool("stream_chunk", {"session_id": sid, "midi_base64": chunk, "chunk_seconds": 4.0})
                 assert not res.is_error, _text(res)
-                assert all(0 <= n[0] < 4.0 and n[1] <= 4.0 + 1e-6 for n in json.loads(_text(res))["notes"])
+                assert all(0 <= n[0] < 4.0 and n[1] > n[0] for n in json.loads(_text(res))["notes"])  # may ring on
             res = await client.call_tool("end_session", {"session_id": sid})
             assert json.loads(_text(res))["chunks"] == 2
             res = await client.call_tool("stream_chunk", {"session_id": sid, "midi_base64": chunk, "chunk_seconds": 4.0})
@@ -123,14 +123,15 @@ def test_paths_and_midi_limits(tmp_path, make_midi):
 def test_stream_session_continues_and_prunes(adapter):
     torch.set_num_threads(1)
     engine = Engine.load(adapter_dir=adapter)
-    session = StreamSession(engine, {"continuity_tokens": 32}, seed=5)
+    session = StreamSession(engine, {"continuity_seconds": 2.0}, seed=5)
     piece = comping_and_lead(24.0)
     half = engine.settings.window_seconds / 2
     total = 0
     for k in range(6):
         chunk = [n._replace(start=n.start - k * half, end=n.end - k * half) for n in piece if k * half <= n.start < (k + 1) * half]
         out = session.feed(chunk, half)
-        assert all(0 <= n.start < half and n.end <= half + 1e-6 for n in out)
+        # onsets inside the chunk; a note may ring into the next one (the duration vocabulary)
+        assert all(0 <= n.start < half and n.end > n.start for n in out)
         total += len(out)
     assert session.gen.cursor == round(6 * half * 100)
     assert total > 0

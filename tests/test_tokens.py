@@ -89,3 +89,78 @@ def test_transpose_array_matches_transpose_tokens():
         got = tokens.transpose_array(np.asarray(seq, dtype=np.int16), shift)
         assert (got is None and expected is None) or got.tolist() == expected
     assert tokens.transpose_array(np.asarray([127, 255]), 1) is None
+
+
+# --- the duration vocabulary (jazz_solo.durations) ---------------------------------------------
+
+from jazz_solo import durations  # noqa: E402
+
+
+def assert_kept_durations(original: list[Note], decoded: list[Note]) -> None:
+    """Every note kept: pitch exact, onset within 10 ms, duration within 10 ms below 1 s and within
+    5 % above (no bin caps it), velocity within one bin."""
+    assert len(decoded) == len(original)
+    a = sorted(original, key=lambda n: (tokens.to_tick(n.start), n.pitch))
+    b = sorted(decoded, key=lambda n: (n.start, n.pitch))
+    for x, y in zip(a, b):
+        assert y.pitch == x.pitch, (x, y)
+        assert abs(y.start - x.start) <= TOLERANCE_S, (x, y)
+        length, got = x.end - x.start, y.end - y.start
+        assert abs(got - length) <= (TOLERANCE_S if length < 1.0 else 0.05 * length + TOLERANCE_S), (x, y)
+        assert abs(y.velocity - x.velocity) <= VELOCITY_TOLERANCE, (x, y)
+
+
+def playable(notes: list[Note]) -> list[Note]:
+    """What MIDI can hold: notes last >= one tick, a re-struck pitch ends at the new onset."""
+    ticks = tokens.quantize(notes)
+    return [Note(on / 100, off / 100, p, v) for on, off, p, v in ticks]
+
+
+def test_duration_bins_are_exact_below_a_second_and_within_4_percent_above():
+    for ticks in range(1, 100_001, 7):
+        got = sum(durations.BIN_TICKS[t - durations.DURATION] for t in durations.duration_tokens(ticks))
+        assert got == ticks if ticks <= 100 else abs(got - ticks) <= 0.04 * ticks
+    assert durations.duration_tokens(3000) == [durations.TOP]
+    assert durations.duration_tokens(9000)[:2] == [durations.TOP, durations.TOP]  # no cap: bins add up
+    assert durations.VOCAB_SIZE == durations.DURATION + len(durations.BIN_TICKS)
+
+
+def test_duration_round_trip_synthetic_midi(make_midi):
+    notes = tricky_notes() + [Note(12.0, 52.0, 90, 70), Note(12.0, 13.27, 91, 70)]  # a 40 s note
+    decoded = durations.decode_lead(durations.encode_lead(load_notes(make_midi("t.mid", notes=notes))))
+    assert_kept_durations(playable(notes), decoded)
+    assert max(n.end - n.start for n in decoded) > 38.0
+
+
+def test_duration_lead_keeps_real_length_past_the_window_end(make_midi):
+    notes = load_notes(make_midi("long.mid", notes=[Note(1.0, 2.0, 72, 64), Note(6.0, 15.0, 74, 64)]))
+    window = encode_window(notes, 4.0, 8.0, durations.encode_lead)
+    (note,) = durations.decode_lead(window, origin=4.0)
+    assert (note.pitch, note.start) == (74, 6.0) and abs(note.end - 15.0) <= 0.04 * 9.0  # 9 s: nearest bin
+    assert durations.count_grammar_errors(window) == dict.fromkeys(durations.count_grammar_errors([]), 0)
+
+
+def test_duration_grammar_errors_are_counted():
+    D, T = durations, tokens
+    bad = [T.NOTE_ON + 70, T.TIME_SHIFT, D.DURATION + 5, T.NOTE_OFF + 70, T.NOTE_ON + 71, D.DURATION + 3,
+           T.NOTE_ON + 71, D.DURATION, T.SEP, T.NOTE_ON + 72]
+    assert durations.count_grammar_errors(bad) == {
+        "missing_duration": 2, "orphan_duration": 1, "note_off_in_lead": 1, "duplicate_note_on": 1,
+        "misplaced_special": 1,
+    }
+    # a cut stream still decodes its onsets (a default length for those left without); the pitch
+    # struck twice on one tick is one note, the longer
+    assert [(n.pitch, round(n.end - n.start, 2)) for n in durations.decode_lead(bad)] == [
+        (70, 0.25), (71, 0.04), (72, 0.25)]
+
+
+@pytest.mark.shared_data
+def test_duration_round_trip_dev_sample(shared_data):
+    """Item 4 of the vocabulary issue: 100 dev files, every note kept, long notes included."""
+    longest = 0.0
+    for path in dev_sample(shared_data):
+        notes = load_notes(path)
+        decoded = durations.decode_lead(durations.encode_lead(notes))
+        assert_kept_durations(playable(notes), decoded)
+        longest = max(longest, max(n.end - n.start for n in notes))
+    assert longest > 4.0  # long notes were part of the check

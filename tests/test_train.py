@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from jazz_solo import tokens
 from jazz_solo.batching import IGNORE, batches_per_epoch, collate, epoch_batches, lead_labels
-from jazz_solo.evaluation_nll import CHANCE_NLL, lead_loss_sum, mean_nll
+from jazz_solo.evaluation_nll import chance_nll, lead_loss_sum, mean_nll
 from jazz_solo.lora import train_lora
 from jazz_solo.midi_io import split_roles
 from jazz_solo.model import adapter_base_dir, build_model, load_for_inference
@@ -149,7 +149,7 @@ def test_pretrain_learns_and_writes_outputs(base):
     assert [r["step"] for r in rows] == list(range(PRETRAIN["max_steps"] + 1))
     assert set(rows[0]) == {"step", "train_loss", "val_loss", "lr", "tokens_per_s"}
     vals = [r["val_loss"] for r in rows if r["val_loss"] is not None]
-    assert vals[0] > CHANCE_NLL - 0.5 and min(vals) < 2.5  # from ~chance to far below it
+    assert vals[0] > chance_nll(392) - 0.5 and min(vals) < 2.5  # from ~chance to far below it
     assert (base / "model" / "config.json").is_file() and (base / "model" / "model.safetensors").is_file()
     assert (base / "loss.png").stat().st_size > 1000
     assert not (base / "checkpoint").exists()  # resume state removed once outputs are written
@@ -202,8 +202,10 @@ def test_adapter_beats_base_on_its_target_and_loads(data, base, tmp_path):
     train_lora(base / "model", data["b_train"], data["b_val"], LORA, 7, out / "adapter",
                out / "train_log.csv", out / "loss.png", out / "eval.json", device="cpu")
     report = json.loads((out / "eval.json").read_text())
-    assert report["chance_nll"] == pytest.approx(math.log(392))
+    assert report["chance_nll"] == pytest.approx(math.log(537))  # the duration vocabulary's size
     assert report["adapter_nll"] < report["base_nll"] - 0.5, report
+    assert report["adapter_nll_per_note"] < report["base_nll_per_note"] and report["val_notes"] > 0
+    assert json.loads((out / "adapter" / "data_settings.json").read_text())["vocabulary"] == "duration"
     assert report["improvement"] == pytest.approx(report["base_nll"] - report["adapter_nll"])
 
     cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float)
     p.add_argument("--top-k", type=int)
     p.add_argument("--primer-max-tokens", type=int)
-    p.add_argument("--continuity-tokens", type=int)
+    p.add_argument("--continuity-seconds", type=float, help="seconds of solo carried into the next window")
     p.add_argument("--num-samples", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--window-seconds", type=float)
@@ -46,7 +46,7 @@ def _check_flags(args: argparse.Namespace) -> None:
     cli_checks.number("--top-p (generate.top_p)", args.top_p, 0, 1, low_inclusive=False)
     cli_checks.number("--top-k (generate.top_k)", args.top_k, 0)
     cli_checks.number("--primer-max-tokens (generate.primer_max_tokens)", args.primer_max_tokens, 1)
-    cli_checks.number("--continuity-tokens", args.continuity_tokens, 0)
+    cli_checks.number("--continuity-seconds", args.continuity_seconds, 0)
     cli_checks.number("--num-samples (generate.num_samples)", args.num_samples, 1, cli_checks.MAX_NUM_SAMPLES)
     cli_checks.number("--split-pitch (data.split_pitch)", args.split_pitch, 0, 127)
     cli_checks.number("--window-seconds (data.window_seconds)", args.window_seconds, 0, None, low_inclusive=False)
@@ -59,17 +59,20 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate import GenSettings, conditioning_part, generate_piece, write_sample
+    from ..generate import GenSettings, conditioning_part, generate_piece, settings_for_model, write_sample
     from ..midi_io import load_notes
-    from ..model import adapter_base_dir, load_for_inference
+    from ..model import adapter_base_dir, load_for_inference, recorded_base_data
     from ..sampling import sample_seed
 
     _check_flags(args)
     config = load_config(*args.config)
     gen, data = config["generate"], config["data"]
-    for key in ("temperature", "top_p", "top_k", "primer_max_tokens", "continuity_tokens", "num_samples", "seed",
+    for key in ("temperature", "top_p", "top_k", "primer_max_tokens", "continuity_seconds", "num_samples", "seed",
                 "max_seconds"):
         _override(gen, key, getattr(args, key))
+    # The model's own data settings (vocabulary, split pitch) are the defaults here, not config.yaml's.
+    base_dir = args.base if args.base is not None else adapter_base_dir(args.adapter)
+    data.update({k: v for k, v in recorded_base_data(base_dir).items() if k in ("vocabulary", "split_pitch")})
     _override(data, "split_pitch", args.split_pitch)
     _override(data, "window_seconds", args.window_seconds)
     validate_config(config)  # flags go through the schema too: one-line error naming the key
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     cli_checks.number("generate.max_seconds", gen["max_seconds"], 0, None, low_inclusive=False)
     settings = GenSettings.from_config(config)
     verify_adapter(args.adapter)  # a truncated safetensors file: one line, not a SafetensorError traceback
-    verify_base(args.base if args.base is not None else adapter_base_dir(args.adapter))
+    verify_base(base_dir)
     device = cli_checks.device(args.device)
 
     cond, seconds = conditioning_part(load_notes(args.conditioning), data["split_pitch"], gen["max_seconds"])
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.conditioning}: no notes <= split pitch {data['split_pitch']}{within} to condition on")
     model = load_for_inference(args.adapter, base_dir=args.base, device=device)
     seeds = [sample_seed(gen["seed"], 0, k) for k in range(gen["num_samples"])]
+    settings = settings_for_model(settings, model, args.adapter)
     result = generate_piece(model, cond, seconds, settings, seeds)
     out = args.out if args.out.suffix else args.out.with_suffix(".mid")
     for k, solo in enumerate(result.solos):

@@ -1,0 +1,226 @@
+"""Vocabulary comparison on the dev data: performance (NOTE_ON/NOTE_OFF) vs duration (NOTE_ON DURATION)
+lead events, side by side in one run, on the same pipeline code and the same time grid.
+
+    python bench/bench_vocabulary.py                       # ~30 min on 2 cores
+    python bench/bench_vocabulary.py --steps 100 --pieces 1  # a quick smoke run
+
+Data: a fixed corpus of dev artists (the base's pretraining data) and target artists the base never
+sees (every target piece is held out). For each vocabulary, one base of the same size is pretrained
+for the same number of steps on the same corpus windows, then:
+
+* val NLL per lead note (not per token: the vocabularies spend different numbers of tokens on a
+  note) on every window of each target artist's val + test pieces;
+* lead tokens per second of music (the target pieces' right hands, whole pieces);
+* solos generated over each target's first ``--pieces`` test pieces (their first 32 s of left hand,
+  ``--samples`` samples, config.yaml's generation defaults) against the real right hand of the
+  same openings: share of notes held > 4 s, share at or below the split pitch or off the piano,
+  polyphony, pitch range, median and IQR of ln(note length), notes per second;
+* generation speed: sampled tokens/s and notes/s (batch of ``--samples``, 1 thread).
+
+Prints one table per target and writes everything to ``--out``/vocabulary_comparison.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from jazz_solo import metrics, vocab  # noqa: E402
+from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
+from jazz_solo.dataset import build_dataset  # noqa: E402
+from jazz_solo.evaluate import cap  # noqa: E402
+from jazz_solo.evaluation_nll import nll_totals  # noqa: E402
+from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
+from jazz_solo.ingest import ingest, read_pieces  # noqa: E402
+from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
+from jazz_solo.model import load_base  # noqa: E402
+from jazz_solo.sampling import sample_seed  # noqa: E402
+from jazz_solo.train import pretrain  # noqa: E402
+from jazz_solo.windows import WindowSet  # noqa: E402
+
+DEV = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
+CORPUS = ["Ahmad Jamal", "Geoffrey Keezer", "Harold Mabern", "John Taylor", "Phineas Newborn Jr",
+          "Stanley Cowell", "Herbie Hancock", "Hiromi", "Jacky Terrasson", "John Hicks", "Lynne Arriale",
+          "Michel Camilo", "Tommy Flanagan", "Vijay Iyer", "Cyrus Chestnut", "Kenny Barron", "McCoy Tyner"]
+TARGETS = ["Cedar Walton", "Clare Fischer"]
+MODEL = {"n_layer": 2, "n_embd": 128, "n_head": 4, "intermediate_size": 384, "dropout": 0.0}  # the demo size
+
+
+def window_artists(index_tsv: Path, artist_of: dict[str, str]) -> list[str]:
+    lines = index_tsv.read_text().splitlines()[1:]
+    return [artist_of[line.split("\t", 1)[0]] for line in lines]
+
+
+def select(ws: WindowSet, keep: list[bool]) -> WindowSet:
+    idx = [i for i, k in enumerate(keep) if k]
+    return WindowSet.from_sequences([ws[i] for i in idx], [int(ws.sep_pos[i]) for i in idx])
+
+
+def target_nll(model, data_dir: Path, artist_of: dict[str, str], artist: str) -> dict[str, float]:
+    """NLL totals over the target artist's val + test windows."""
+    sets = []
+    for split in ("val", "test"):
+        ws = WindowSet.load(data_dir / f"target_{split}.npz")
+        who = window_artists(data_dir / f"target_{split}.index.tsv", artist_of)
+        sets.append(select(ws, [a == artist for a in who]))
+    both = WindowSet.from_sequences([w[i] for w in sets for i in range(len(w))],
+                                    [int(w.sep_pos[i]) for w in sets for i in range(len(w))])
+    return nll_totals(model, both, batch_size=16)
+
+
+def duration_stats(notes, split_pitch: int, seconds: float) -> dict[str, float]:
+    return {
+        "notes": len(notes),
+        "notes_per_s": len(notes) / seconds if seconds else 0.0,
+        "held_gt_4s": metrics.held_share(notes),
+        "below_split_or_off_piano": (sum(n.pitch <= split_pitch or not 21 <= n.pitch <= 108 for n in notes)
+                                     / len(notes) if notes else 0.0),
+        "polyphony": metrics.polyphony(notes),
+        "pitch_range": metrics.pitch_range(notes),
+        "log_dur_median": metrics.log_duration_median(notes),
+        "log_dur_iqr": metrics.log_duration_iqr(notes),
+    }
+
+
+def pooled(rows: list[dict[str, float]], notes_key: str = "notes") -> dict[str, float]:
+    """Note-weighted means (shares, medians) of per-sample stats."""
+    total = sum(r[notes_key] for r in rows) or 1
+    return {k: sum(r[k] * r[notes_key] for r in rows) / total for k in rows[0] if k != notes_key} | {
+        "notes": sum(r[notes_key] for r in rows)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEV)
+    ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_vocabulary")
+    ap.add_argument("--steps", type=int, default=500, help="pretraining steps per base")
+    ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
+    ap.add_argument("--samples", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: on a busy 2-core box, 2 threads ran 5x slower)")
+    ap.add_argument("--vocabularies", nargs="+", default=["performance", "duration"])
+    args = ap.parse_args()
+    if not args.data.is_dir():
+        print(f"skipped: dev data not found at {args.data}")
+        return 0
+    torch.set_num_threads(args.threads)
+    config = load_config()
+    data_cfg = dict(config["data"])
+    split = int(data_cfg["split_pitch"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    pieces, _ = ingest([str(args.data / a) for a in CORPUS], [str(args.data / a) for a in TARGETS],
+                       {"train": 0.0, "val": 0.5, "test": 0.5}, config["seed"],
+                       args.out / "pieces.tsv", args.out / "quarantine.tsv", threads=args.threads)
+    pieces = read_pieces(args.out / "pieces.tsv")
+    artist_of = {p["piece_id"]: p["artist"] for p in pieces}
+    print(f"ingest: {len(pieces)} pieces in {time.perf_counter() - t0:.0f} s")
+    # Corpus: 90 % train / 10 % val by the same seeded split for every vocabulary.
+    corpus_rows = [p for p in pieces if p["source"] == "corpus"]
+    for i, row in enumerate(sorted(corpus_rows, key=lambda r: r["piece_id"])):
+        row["split"] = "val" if i % 10 == 0 else "train"
+
+    report: dict = {"model": MODEL, "steps": args.steps, "corpus_artists": CORPUS, "targets": {}, "bases": {}}
+    for name in args.vocabularies:
+        data_dir = args.out / name
+        cfg = {**data_cfg, "vocabulary": name}
+        t0 = time.perf_counter()
+        summary = build_dataset(pieces, data_dir, cfg, threads=args.threads)
+        t_data = time.perf_counter() - t0
+        model_dir = data_dir / "base" / "model"
+        if not (model_dir / "config.json").is_file():
+            train_cfg = {**config["pretrain"], "max_steps": args.steps, "eval_every": 100, "checkpoint_every": 100,
+                         "val_windows": 256, "warmup_steps": max(1, args.steps // 10)}
+            t0 = time.perf_counter()
+            fit = pretrain(data_dir / "corpus_train.npz", data_dir / "corpus_val.npz", MODEL, train_cfg,
+                           config["seed"], model_dir, data_dir / "base" / "train_log.csv", data_dir / "base" / "loss.png")
+            report["bases"][name] = {"pretrain_s": round(time.perf_counter() - t0, 1),
+                                     "best_val_per_token": fit.best_val, "best_step": fit.best_step}
+        model = load_base(model_dir)
+        corpus_val = nll_totals(model, WindowSet.load(data_dir / "corpus_val.npz"), 16)
+        report["bases"].setdefault(name, {}).update(corpus_val_per_note=corpus_val["per_note"],
+                                                    corpus_val_per_token=corpus_val["per_token"],
+                                                    tokenize_s=round(t_data, 1), examples=summary["examples"])
+        settings = GenSettings.from_config({**config, "data": cfg})
+        torch.set_num_threads(1)
+        for artist in TARGETS:
+            entry = report["targets"].setdefault(artist, {})
+            nll = target_nll(model, data_dir, artist_of, artist)
+            rows = [p for p in pieces if p["artist"] == artist]
+            lead_tokens = music = 0.0
+            for p in rows:
+                notes = load_notes(p["path"])
+                lead = split_roles(notes, split)[1]
+                lead_tokens += len(settings.vocab.encode_lead(lead, 0.0, None))
+                music += float(p["seconds"])
+            gen_rows, real_rows, speed = [], [], {"tokens": 0, "notes": 0, "wall": 0.0}
+            tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])[: args.pieces]
+            for k, p in enumerate(tests):
+                notes = load_notes(p["path"])
+                cond, seconds = conditioning_part(notes, split, 32.0)
+                real = cap(split_roles(notes, split)[1], 32.0)
+                real_rows.append(duration_stats(real, split, seconds))
+                seeds = [sample_seed(config["generate"]["seed"], k, s) for s in range(args.samples)]
+                res = generate_piece(model, cond, seconds, settings, seeds)
+                speed["tokens"] += sum(res.new_tokens)
+                speed["notes"] += sum(len(s) for s in res.solos)
+                speed["wall"] += res.wall_s
+                gen_rows += [duration_stats(s, split, seconds) for s in res.solos]
+            entry[name] = {
+                "nll_per_note": nll["per_note"], "nll_per_token": nll["per_token"], "val_notes": nll["notes"],
+                "lead_tokens_per_s_of_music": lead_tokens / music,
+                "generated": pooled(gen_rows), "real": pooled(real_rows),
+                "gen_tokens_per_s": speed["tokens"] / speed["wall"], "gen_notes_per_s": speed["notes"] / speed["wall"],
+            }
+        torch.set_num_threads(args.threads)
+    (args.out / "vocabulary_comparison.json").write_text(json.dumps(report, indent=2) + "\n")
+    print_tables(report)
+    return 0
+
+
+def print_tables(report: dict) -> None:
+    names = list(report["bases"])
+    print(f"\nbase {report['model']['n_layer']} x {report['model']['n_embd']}, {report['steps']} steps on "
+          f"{len(report['corpus_artists'])} corpus artists")
+    for name, b in report["bases"].items():
+        print(f"  {name:12s} corpus val NLL {b['corpus_val_per_note']:.3f}/note {b['corpus_val_per_token']:.3f}/token"
+              f"  pretrain {b.get('pretrain_s', '-')} s")
+    rows = [
+        ("val NLL per note", lambda e: e["nll_per_note"], "{:.3f}"),
+        ("val NLL per token", lambda e: e["nll_per_token"], "{:.3f}"),
+        ("lead tokens / s of music", lambda e: e["lead_tokens_per_s_of_music"], "{:.1f}"),
+        ("notes held > 4 s", lambda e: e["generated"]["held_gt_4s"], "{:.2%}"),
+        ("notes <= split / off piano", lambda e: e["generated"]["below_split_or_off_piano"], "{:.2%}"),
+        ("polyphony", lambda e: e["generated"]["polyphony"], "{:.2f}"),
+        ("pitch range", lambda e: e["generated"]["pitch_range"], "{:.1f}"),
+        ("median note length (s)", lambda e: math.exp(e["generated"]["log_dur_median"]), "{:.3f}"),
+        ("IQR of ln(length)", lambda e: e["generated"]["log_dur_iqr"], "{:.2f}"),
+        ("solo notes / s", lambda e: e["generated"]["notes_per_s"], "{:.2f}"),
+        ("generation tokens / s", lambda e: e["gen_tokens_per_s"], "{:.0f}"),
+        ("generation notes / s", lambda e: e["gen_notes_per_s"], "{:.0f}"),
+    ]
+    real_rows = {"notes held > 4 s": "held_gt_4s", "polyphony": "polyphony", "pitch range": "pitch_range",
+                 "median note length (s)": "log_dur_median", "IQR of ln(length)": "log_dur_iqr",
+                 "solo notes / s": "notes_per_s", "notes <= split / off piano": "below_split_or_off_piano"}
+    for artist, entry in report["targets"].items():
+        print(f"\ntarget {artist} (never seen by the base)")
+        print(f"| {'':28s} | " + " | ".join(f"{n:>12s}" for n in names) + f" | {'real RH':>12s} |")
+        print(f"|{'-' * 30}|" + "|".join("-" * 14 for _ in names) + f"|{'-' * 14}|")
+        for label, get, fmt in rows:
+            real = ""
+            if label in real_rows:
+                value = entry[names[0]]["real"][real_rows[label]]
+                real = fmt.format(math.exp(value) if label.startswith("median") else value)
+            cells = " | ".join(f"{fmt.format(get(entry[n])):>12s}" for n in names)
+            print(f"| {label:28s} | {cells} | {real:>12s} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
