@@ -22,7 +22,8 @@ def number(flag: str, value: float | int | None, low: float | None = None, high:
     if too_low or (high is not None and value > high):
         left = "-inf" if low is None else f"{low:g}"
         right = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{flag} {value:g}: must be in {'[' if low_inclusive else '('}{left}, {right}]")
+        shown = value if isinstance(value, int) else f"{value:g}"
+        raise ValueError(f"{flag} {shown}: must be in {'[' if low_inclusive else '('}{left}, {right}]")
 
 
 def output_file(flag: str, path: Path) -> None:

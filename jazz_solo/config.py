@@ -83,7 +83,9 @@ def load_config(*paths: str | Path, validate: bool = True) -> dict[str, Any]:
         path = Path(path)
         try:
             override = yaml.safe_load(path.read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # a binary file: decode error naming no file
+        except UnicodeDecodeError:  # a binary file: Python's own message would name no file
+            raise ConfigError(f"{path}: not a text (YAML) file") from None
+        except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: cannot read config ({str(exc).splitlines()[0]})") from None
         if not isinstance(override, dict):
             raise ConfigError(f"{path}: a config file must be a YAML mapping, got {type(override).__name__}")

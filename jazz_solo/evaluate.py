@@ -225,7 +225,9 @@ def load_reference(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         ref = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text (JSON) file") from None
+    except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read reference ({str(exc).splitlines()[0]})") from None
     ref = ref.get("reference", ref) if isinstance(ref, dict) else ref
     if not isinstance(ref, dict) or not isinstance(ref.get("mean"), dict) or not isinstance(ref.get("std"), dict):
