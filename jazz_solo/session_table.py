@@ -7,7 +7,9 @@ that vanishes frees its slots; each owner has its own cap, so one client cannot 
 (the global cap only bounds memory). Another owner's id reads as unknown, as if it did not exist.
 
 Owner ``None`` is a client without a transport session (stateless HTTP, MCP 2026-07-28 on): its
-unguessable id is then the only credential, and only the global cap and idle expiry apply.
+unguessable id is then the only credential, and only the global cap and idle expiry apply. So that
+no one can hoard the global cap either, a full table makes room by closing the session idle longest
+once it has been idle ``evict_after`` seconds (a live stream sends a chunk every few seconds).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from typing import Any
 PER_OWNER = 4
 MAX_TOTAL = 64
 IDLE_SECONDS = 600.0
+EVICT_AFTER = 30.0
 
 
 @dataclass
@@ -32,8 +35,9 @@ class _Entry:
 
 class SessionTable:
     def __init__(self, per_owner: int = PER_OWNER, max_total: int = MAX_TOTAL, idle_seconds: float = IDLE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_owner, self.max_total, self.idle_seconds, self.clock = per_owner, max_total, idle_seconds, clock
+                 evict_after: float = EVICT_AFTER, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_owner, self.max_total, self.clock = per_owner, max_total, clock
+        self.idle_seconds, self.evict_after = idle_seconds, evict_after
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -49,7 +53,10 @@ class SessionTable:
             if owner is not None and sum(e.owner == owner for e in self._entries.values()) >= self.per_owner:
                 raise ValueError(f"too many open sessions for this client ({self.per_owner}); end one first")
             if len(self._entries) >= self.max_total:
-                raise ValueError(f"server busy: {self.max_total} sessions open; try again later")
+                stalest = min(self._entries, key=lambda s: self._entries[s].last_used)
+                if self.clock() - self._entries[stalest].last_used < self.evict_after:
+                    raise ValueError(f"server busy: {self.max_total} sessions in use; try again later")
+                del self._entries[stalest]
             session = make()  # may raise (bad settings): nothing added then
             sid = secrets.token_urlsafe(16)
             self._entries[sid] = _Entry(owner, session, self.clock())

@@ -416,7 +416,7 @@ def test_revalidation_jsonl_has_no_timings(tmp_path):
 
 def test_session_table_isolates_clients_caps_them_and_expires_idle_sessions():
     now = [0.0]
-    table = SessionTable(per_owner=2, max_total=3, idle_seconds=60, clock=lambda: now[0])
+    table = SessionTable(per_owner=2, max_total=3, idle_seconds=60, evict_after=30, clock=lambda: now[0])
     a1, a2 = table.open("A", object), table.open("A", object)
     assert len({a1, a2}) == 2 and min(len(a1), len(a2)) >= 20  # random, not s1, s2
     with pytest.raises(ValueError, match="too many open sessions for this client"):
@@ -428,15 +428,18 @@ def test_session_table_isolates_clients_caps_them_and_expires_idle_sessions():
     with pytest.raises(ValueError, match="unknown session_id"):
         table.close("B", a1)  # B cannot end A's session
     with pytest.raises(ValueError, match="server busy"):
-        table.open("C", object)
+        table.open(None, object)  # every session was used within evict_after
     with pytest.raises(ValueError, match="unknown session_id"):
         table.get(None, a1)  # a client without a transport session cannot use an owned id
-    now[0] = 30.0
+    now[0] = 40.0
     table.get("A", a1)  # touched: stays alive
-    now[0] = 70.0
-    assert len(table) == 1 and table.get("A", a1) is not None  # a2 and b1 expired
+    c1 = table.open(None, object)  # full, but b1/a2 idle for 40 s >= evict_after: the stalest (a2) makes room
+    with pytest.raises(ValueError, match="unknown session_id"):
+        table.get("A", a2)
+    now[0] = 90.0
+    assert len(table) == 2 and table.get("A", a1) is not None and table.get(None, c1) is not None  # b1 expired
     table.close("A", a1)
-    assert len(table) == 0
+    assert len(table) == 1
 
 
 def _free_port() -> int:
