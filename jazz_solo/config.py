@@ -54,6 +54,7 @@ def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) 
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
+        check_combinations(config)
         return
     error = jsonschema.exceptions.best_match(errors)
     key = _key_path(error)
@@ -63,6 +64,20 @@ def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) 
         raise ConfigError(f"config key '{key}' is required")
     message = error.message.splitlines()[0]
     raise ConfigError(f"config key '{key}': {message}")
+
+
+def check_combinations(config: Mapping[str, Any]) -> None:
+    """Settings that are valid alone but not together (JSON schema cannot compare two keys)."""
+    data = config.get("data", {})
+    if "hop_seconds" in data and "window_seconds" in data and data["hop_seconds"] > data["window_seconds"]:
+        raise ConfigError(f"config key 'data.hop_seconds': {data['hop_seconds']} is longer than "
+                          f"data.window_seconds {data['window_seconds']} (music between windows would never be seen)")
+    if "max_cond_tokens" in data and "max_sequence" in data and data["max_cond_tokens"] + 3 >= data["max_sequence"]:
+        raise ConfigError(f"config key 'data.max_cond_tokens': {data['max_cond_tokens']} leaves no room for the "
+                          f"lead in data.max_sequence {data['max_sequence']}")
+    if config.get("model", {}).get("checkpoint") and len(config.get("sweep", {}).get("vocabulary") or []) > 1:
+        raise ConfigError("config key 'sweep.vocabulary': a supplied base (model.checkpoint) has one vocabulary; "
+                          "sweep vocabularies with bases the pipeline pretrains")
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -204,6 +204,13 @@ class DurationGrammar(_LeadGrammar):
                 self._done[row] = True
         return torch.tensor(out, dtype=torch.long)
 
+    def nucleus_rows(self, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
+        """Rows choosing an event rather than a note's length: top-p applies to those only. A
+        nucleus cut on a length trims the long tail of the duration distribution, which biased
+        every note shorter (dev data: median length 0.19 s vs 0.40 s real at top_p 0.95)."""
+        rows_a = np.arange(self.batch) if rows is None else np.asarray(rows, dtype=np.int64)
+        return torch.from_numpy(self._mode[rows_a] != self._NOTE)
+
     def closing_tokens(self, row: int) -> list[int]:
         """EOS, after a default duration if the stream was cut right after a NOTE_ON (a note after
         a lone VELOCITY is simply not played)."""
@@ -218,11 +225,13 @@ def process_logits(
     temperature: float = 1.0,
     top_k: int = 0,
     top_p: float = 1.0,
+    nucleus_rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Probabilities (float32) from logits: grammar mask, temperature, top-k, then top-p (nucleus).
 
     The mask is applied first so top-k/top-p choose among legal tokens only; the most likely legal
-    token always survives, so a row never ends up empty.
+    token always survives, so a row never ends up empty. ``nucleus_rows`` (bool per row) limits
+    top-p to those rows; the others keep their whole (masked, tempered) distribution.
     """
     if temperature <= 0:
         raise ValueError(f"config key 'generate.temperature' must be > 0, got {temperature}")
@@ -232,12 +241,15 @@ def process_logits(
     if top_k and top_k < scores.shape[-1]:
         kth = torch.topk(scores, int(top_k), dim=-1).values[..., -1:]
         scores = scores.masked_fill(scores < kth, float("-inf"))
-    if top_p >= 1.0:
+    if top_p >= 1.0 or (nucleus_rows is not None and not bool(nucleus_rows.any())):
         return torch.softmax(scores, dim=-1)
     sorted_scores, order = torch.sort(scores, dim=-1, descending=True)
     sorted_p = torch.softmax(sorted_scores, dim=-1)
     # Drop a token when the tokens ranked above it already hold top_p; the best one always stays.
-    sorted_p = sorted_p.masked_fill(sorted_p.cumsum(-1) - sorted_p >= top_p, 0.0)
+    drop = sorted_p.cumsum(-1) - sorted_p >= top_p
+    if nucleus_rows is not None:
+        drop &= nucleus_rows.reshape(-1, 1)
+    sorted_p = sorted_p.masked_fill(drop, 0.0)
     probs = torch.zeros_like(sorted_p).scatter_(-1, order, sorted_p)
     return probs / probs.sum(dim=-1, keepdim=True)
 

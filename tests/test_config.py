@@ -25,6 +25,11 @@ def dry_run(tmp_path, override: dict) -> subprocess.CompletedProcess:
         ({"data": {"hop_size": 4}}, "data.hop_size"),
         ({"lora": {"r": 0}}, "lora.r"),
         ({"data": {"corpus": ["no/such/folder"]}}, "data.corpus"),
+        ({"data": {"vocabulary": "remi"}}, "data.vocabulary"),
+        ({"generate": {"continuity_seconds": -1}}, "generate.continuity_seconds"),
+        ({"data": {"hop_seconds": 9.0}}, "data.hop_seconds"),
+        ({"data": {"max_cond_tokens": 510}}, "data.max_cond_tokens"),
+        ({"model": {"checkpoint": "x"}, "sweep": {"vocabulary": ["duration", "performance"]}}, "sweep.vocabulary"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_key(tmp_path, override, key):

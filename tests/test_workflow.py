@@ -71,7 +71,7 @@ def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
     kinds = [dict(zip(header, line.split("\t"))) for line in board[1:]]
     calibration_rows = [r["candidate"] for r in kinds if r["kind"] == "calibration"]
     assert calibration_rows == [f"calibration:{k}" for k in ("real_held_out", "corpus_artists", "random_notes", "base_only")]
-    assert all(r["realism_distance"] for r in kinds)  # every row on the same scale
+    assert all(r["realism_distance"] and r["max_copy_run"] for r in kinds)  # every row on the same scale, copy check
     assert "## Calibration" in (results / "sweep" / "leaderboard.md").read_text()
     selection = json.loads((results / "best" / "selection.json").read_text())
     assert selection["rank"] == 1 and selection["candidate"] in board[1]
@@ -92,7 +92,7 @@ def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
     assert bundle["data"]["split_pitch"] == int(selection["params"]["split_pitch"])
     assert bundle["lora"]["r"] == int(selection["params"]["lora_r"])
     assert bundle["generate"]["temperature"] == float(selection["params"]["temperature"])
-    assert bundle["token_spec"]["vocab_size"] == 392
+    assert bundle["token_spec"]["vocab_size"] == 537 and bundle["data"]["vocabulary"] == "duration"
 
     with tarfile.open(results / "best" / "archive.tgz") as tar:
         names = set(tar.getnames())
@@ -156,7 +156,8 @@ def test_failed_candidate_is_listed_as_failed_and_the_others_still_rank(tiny_run
     shutil.copytree(tiny_run, work, symlinks=True)
     board = (work / "results" / "sweep" / "leaderboard.tsv").read_text().splitlines()
     header = board[0].split("\t")
-    loser = board[-1].split("\t")[header.index("candidate")]
+    candidates = [line.split("\t") for line in board[1:] if line.split("\t")[header.index("kind")] == "candidate"]
+    loser = candidates[-1][header.index("candidate")]
     (work / "results" / "gen" / loser / "metrics.json").write_text(
         json.dumps({"status": "failed: no samples", "summary": {}, "realism_distance": None})
     )

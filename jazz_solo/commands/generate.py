@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     data.update({k: v for k, v in recorded_base_data(base_dir).items() if k in ("vocabulary", "split_pitch")})
     _override(data, "split_pitch", args.split_pitch)
     _override(data, "window_seconds", args.window_seconds)
+    if args.window_seconds is not None:  # the hop only shapes training data; keep the pair valid
+        data["hop_seconds"] = min(data["hop_seconds"], args.window_seconds)
     validate_config(config)  # flags go through the schema too: one-line error naming the key
     # the merged values too: a config file's .nan passes the schema's bounds as well
     cli_checks.number("generate.temperature", gen["temperature"], 0, None, low_inclusive=False)
