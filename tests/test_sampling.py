@@ -162,3 +162,14 @@ def test_masked_random_duration_streams_never_break_the_grammar():
         notes = D.decode_lead(full)
         assert len(notes) == sum(T.is_note_on(t) for t in full)
         assert all(55 < n.pitch <= 108 and n.end > n.start and n.start < budget / 100 for n in notes)
+
+
+def test_top_p_applies_to_events_but_never_cuts_a_note_length():
+    logits = torch.log(torch.tensor([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05]]))
+    allowed = torch.ones(2, 3, dtype=torch.bool)
+    probs = process_logits(logits, allowed, top_p=0.8, nucleus_rows=torch.tensor([True, False]))
+    assert probs[0].tolist() == [1.0, 0.0, 0.0]  # an event: the nucleus keeps the likely one
+    assert torch.allclose(probs[1], torch.tensor([0.9, 0.05, 0.05]))  # a length: the whole distribution
+    state = DurationGrammar(2, 300, lead_register(60))
+    state.advance(torch.tensor([T.NOTE_ON + 70, T.TIME_SHIFT]))
+    assert state.nucleus_rows().tolist() == [False, True]
