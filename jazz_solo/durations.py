@@ -16,7 +16,7 @@ vocabulary (:mod:`jazz_solo.tokens`); DURATION tokens follow them:
   bin caps a duration.
 
 The conditioning (comping) keeps onset/offset events in both vocabularies: a live comping note's
-end is unknown when it starts (see docs/architecture.md, "Vocabularies").
+end is unknown when it starts (README, "Vocabularies").
 """
 from __future__ import annotations
 
