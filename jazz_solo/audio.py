@@ -37,8 +37,9 @@ SOUNDFONTS = (
 # SoundFont (FluidR3's low register is far louder than TimGM6mb's) and keeps the solo in front.
 PANS = {"comping": -0.5, "solo": 0.5}
 LEVELS_DB = {"comping": -4.0, "solo": 0.0}
-FORMATS = {  # suffix -> (soundfile format, subtype, compression level)
-    ".opus": ("OGG", "OPUS", 0.93),  # 0.93 ~ 48 kbit/s stereo in libsndfile's Opus mapping
+OPUS_KBPS = 48  # stereo piano is clean at 48 kbit/s; the report may go lower to fit a page
+FORMATS = {  # suffix -> (soundfile format, subtype, compression level; None for .opus: from kbit/s)
+    ".opus": ("OGG", "OPUS", None),
     ".ogg": ("OGG", "VORBIS", 0.6),
     ".flac": ("FLAC", "PCM_16", None),
     ".wav": ("WAV", "PCM_16", None),
@@ -151,8 +152,14 @@ def mix(synth: Synth, tracks: Mapping[str, Sequence[Note]]) -> np.ndarray:
     return out * (0.89 / peak) if peak > 0 else out
 
 
-def encode(audio: np.ndarray, out: str | Path) -> Path:
-    """Write stereo float audio; the format follows the suffix (.opus, .ogg, .flac, .wav)."""
+def opus_level(kbps: float) -> float:
+    """libsndfile's compression level for a stereo Opus bitrate (it maps level 0..1 linearly onto
+    512..12 kbit/s for two channels; measured: 16 -> 16.6, 48 -> 47.4 kbit/s)."""
+    return float(np.clip(1.0 - (kbps - 12.0) / 500.0, 0.0, 1.0))
+
+
+def encode(audio: np.ndarray, out: str | Path, kbps: float = OPUS_KBPS) -> Path:
+    """Write stereo float audio; the format follows the suffix (.opus at ``kbps``, .ogg, .flac, .wav)."""
     import soundfile as sf
 
     out = Path(out)
@@ -160,6 +167,8 @@ def encode(audio: np.ndarray, out: str | Path) -> Path:
         raise ValueError(f"{out}: unsupported audio suffix (use one of {', '.join(FORMATS)})")
     fmt, subtype, level = FORMATS[out.suffix.lower()]
     out.parent.mkdir(parents=True, exist_ok=True)
+    if subtype == "OPUS":
+        level = opus_level(kbps)
     kwargs = {"compression_level": level} if level is not None else {}
     sf.write(out, audio, SAMPLE_RATE, format=fmt, subtype=subtype, **kwargs)
     return out
@@ -181,6 +190,6 @@ def render(midi: str | Path, out: str | Path, synth: Synth, split_pitch: int = 6
     return encode(mix(synth, roles_of(midi, split_pitch)), out)
 
 
-def render_notes(tracks: Mapping[str, Sequence[Note]], out: str | Path, synth: Synth) -> Path:
+def render_notes(tracks: Mapping[str, Sequence[Note]], out: str | Path, synth: Synth, kbps: float = OPUS_KBPS) -> Path:
     """Notes per role (e.g. a real right hand over its comping) -> one audio file."""
-    return encode(mix(synth, tracks), out)
+    return encode(mix(synth, tracks), out, kbps)

@@ -25,6 +25,12 @@ from .midi_io import load_notes, load_tracks, split_roles, write_midi
 from .tokens import Note
 
 log = logging.getLogger(__name__)
+# The report shows an HTML result in an iframe whose src is the page as a base64 data URL, and
+# Chromium refuses URLs over 2 MiB (the iframe stays blank). Audio is base64 inside the page, so
+# it grows 4/3 twice: ~1 MB of audio per page is the most that plays. Hence one page per piece,
+# and a bitrate that fits its clips into the budget (48 kbit/s for the default 32-s clips).
+PAGE_AUDIO_BYTES = 1_000_000
+MIN_KBPS = 16
 KIND_LABELS = {"real": "real right hand", "base": "base model only", "best": "best candidate"}
 
 
@@ -39,6 +45,7 @@ class Clip:
     midi_seconds: float = 0.0
     audio_seconds: float = 0.0
     kbytes: float = 0.0
+    kbps: float = 0.0
     render_s: float = 0.0
 
 
@@ -84,18 +91,25 @@ def base_only_solos(
     return out
 
 
-def _render(clip: Clip, tracks: Mapping[str, Sequence[Note]], synth: audio.Synth, out_dir: Path) -> Clip:
+def page_kbps(lengths_s: Sequence[float]) -> float:
+    """The Opus bitrate at which clips of these lengths fit one page (48 at most, 16 at least)."""
+    total = max(sum(lengths_s), 1e-9)
+    return float(min(audio.OPUS_KBPS, max(MIN_KBPS, PAGE_AUDIO_BYTES * 8 / 1000 / total * 0.95)))
+
+
+def _render(clip: Clip, tracks: Mapping[str, Sequence[Note]], synth: audio.Synth, out_dir: Path, kbps: float) -> Clip:
     """Render ``tracks`` to ``out_dir``/<clip's MIDI name>.opus and fill in the numbers."""
     import soundfile as sf
 
     t0 = time.perf_counter()
     target = out_dir / (Path(clip.midi).stem + ".opus")
-    audio.render_notes(tracks, target, synth)
+    audio.render_notes(tracks, target, synth, kbps)
     clip.render_s = round(time.perf_counter() - t0, 3)
     clip.audio = str(target)
     clip.audio_seconds = round(sf.info(str(target)).duration, 3)
     clip.midi_seconds = round(max((n.end for ns in tracks.values() for n in ns), default=0.0), 3)
     clip.kbytes = round(target.stat().st_size / 1024, 1)
+    clip.kbps = round(kbps, 1)
     return clip
 
 
@@ -107,8 +121,10 @@ def build_clips(
     base_solos: Mapping[str, tuple[int, list[Note]]],
     synth: audio.Synth,
     out_dir: str | Path,
+    max_seconds: float = 60.0,
 ) -> list[Clip]:
-    """Write the real and base-only MIDI beside the clips and render every clip of every piece."""
+    """Write the real and base-only MIDI beside the clips and render every clip of every piece
+    (the first ``max_seconds`` of each: a preview, and a bound on the page size)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = pd.read_csv(pieces_tsv, sep="\t", dtype=str, keep_default_na=False).set_index("piece_id")["path"]
@@ -116,20 +132,24 @@ def build_clips(
     for piece_id, recs in picks.items():
         first = Path(samples_dir) / Path(recs[0]["midi"]).name
         comping = comping_of(first)
+        plan: list[tuple[Clip, dict[str, list[Note]]]] = []
         if piece_id in paths.index:
             tracks = real_tracks(paths[piece_id], split_pitch, float(recs[0]["seconds"]), comping)
             midi = write_midi(out_dir / f"{piece_id}_real.mid", tracks)
-            clips.append(_render(Clip(piece_id, "real", KIND_LABELS["real"], str(midi)), tracks, synth, out_dir))
+            plan.append((Clip(piece_id, "real", KIND_LABELS["real"], str(midi)), tracks))
         if piece_id in base_solos:
             seed, solo = base_solos[piece_id]
-            tracks = {"comping": comping, "solo": solo}
+            tracks = {"comping": list(comping), "solo": solo}
             midi = write_midi(out_dir / f"{piece_id}_base_s0.mid", tracks)
-            clips.append(_render(Clip(piece_id, "base", KIND_LABELS["base"], str(midi), seed=seed), tracks, synth, out_dir))
+            plan.append((Clip(piece_id, "base", KIND_LABELS["base"], str(midi), seed=seed), tracks))
         for rec in recs:
             src = Path(samples_dir) / Path(rec["midi"]).name
             clip = Clip(piece_id, "best", f"best candidate, sample {rec['sample']}", str(src), seed=int(rec["seed"]))
-            clips.append(_render(clip, audio.roles_of(src, split_pitch), synth, out_dir))
-        log.info("%s: %d clips", piece_id, sum(c.piece_id == piece_id for c in clips))
+            plan.append((clip, audio.roles_of(src, split_pitch)))
+        plan = [(c, {k: cap(v, max_seconds) for k, v in t.items()}) for c, t in plan]
+        kbps = page_kbps([audio.clip_frames(t) / audio.SAMPLE_RATE for _, t in plan])
+        clips += [_render(c, t, synth, out_dir, kbps) for c, t in plan]
+        log.info("%s: %d clips at %.0f kbit/s", piece_id, len(plan), kbps)
     return clips
 
 
@@ -144,9 +164,12 @@ _STYLE = """body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}
 code{word-break:break-all}"""
 
 
+NO_AUDIO_PAGE = "no-audio.html"  # the one page when nothing was rendered (its reason inside)
+
+
 def page(clips: Sequence[Clip], out: str | Path, candidate: str, synth_name: str | None, problem: str = "") -> Path:
-    """A self-contained HTML page (clips as data URIs, so the report carries them): a row per
-    piece, the clips side by side; or, without a synthesizer, the one line saying what to install."""
+    """A self-contained HTML page (clips as data URIs, so the report carries them), the clips of
+    one piece side by side; or, without a synthesizer, the one line saying what to install."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Listen</title><style>{_STYLE}</style></head><body>",
              "<h2>Listen: real right hand, base model alone, best candidate</h2>"]
     if problem:
@@ -155,7 +178,8 @@ def page(clips: Sequence[Clip], out: str | Path, candidate: str, synth_name: str
         parts.append(f"<p>Audio previews skipped: no synthesizer. Install it ({html.escape(audio.INSTALL_HINT)}), "
                      "then run snakemake again (this page is rebuilt when a synthesizer appears).</p>")
     else:
-        parts.append(f"<p class='note'>Comping panned left, solo right ({html.escape(synth_name)}, Opus 48 kHz). "
+        rate = f", {clips[0].kbps:.0f} kbit/s" if clips else ""
+        parts.append(f"<p class='note'>Comping panned left, solo right ({html.escape(synth_name)}, Opus 48 kHz{rate}). "
                      f"Best candidate: <code>{html.escape(candidate)}</code>. The base-only solo uses the same "
                      "comping and seed as the best's sample 0.</p>")
     for piece_id in dict.fromkeys(c.piece_id for c in clips):
@@ -183,20 +207,22 @@ def make_previews(
     reval_jsonl: str | Path,
     reval_samples: str | Path,
     out_dir: str | Path,
-    out_html: str | Path,
     max_pieces: int = 2,
     per_piece: int = 4,
+    max_seconds: float = 60.0,
 ) -> dict[str, Any]:
-    """The whole section: clips, manifest (``out_dir``/clips.json, with the time spent generating
-    the base-only solos and rendering) and page. Without a synthesizer only the page, saying so."""
+    """The whole section in ``out_dir``: clips and their MIDI, ``<piece>.html`` per piece, and
+    clips.json (with the time spent generating the base-only solos and rendering). Without a
+    synthesizer (or if rendering fails) only ``no-audio.html``, saying why."""
     from .model import adapter_base_dir
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    candidate = selection["candidate"]
     synth = audio.find_synth()
     if synth is None:
         log.warning("audio previews skipped: no synthesizer; install: %s", audio.INSTALL_HINT)
-        page([], out_html, selection["candidate"], None)
+        page([], out_dir / NO_AUDIO_PAGE, candidate, None)
         return {"synth": None, "clips": []}
     picks = pick_samples(reval_jsonl, max_pieces, per_piece)
     split_pitch = int(config["data"]["split_pitch"])
@@ -204,16 +230,17 @@ def make_previews(
     base = base_only_solos(config, adapter_base_dir(adapter_dir), picks, reval_samples)
     gen_s = time.perf_counter() - t0
     try:
-        clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir)
+        clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir, max_seconds)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # a broken synth must not stop the run
         log.warning("audio previews failed: %s", exc)
-        page([], out_html, selection["candidate"], synth.describe(), problem=str(exc))
+        page([], out_dir / NO_AUDIO_PAGE, candidate, synth.describe(), problem=str(exc))
         return {"synth": synth.describe(), "clips": [], "error": str(exc)}
     render_s = time.perf_counter() - t0 - gen_s
-    info = {"synth": synth.describe(), "candidate": selection["candidate"],
+    info = {"synth": synth.describe(), "candidate": candidate,
             "base_generate_s": round(gen_s, 2), "render_s": round(render_s, 2)}
     write_manifest(clips, out_dir / "clips.json", **info)
-    page(clips, out_html, selection["candidate"], synth.describe())
+    for piece_id in picks:
+        page([c for c in clips if c.piece_id == piece_id], out_dir / f"{piece_id}.html", candidate, synth.describe())
     log.info("%d clips (%.0f kB) rendered in %.1f s; base-only solos generated in %.1f s",
              len(clips), sum(c.kbytes for c in clips), render_s, gen_s)
     return {**info, "clips": [asdict(c) for c in clips]}

@@ -11,13 +11,21 @@ rule audio_previews:
         reval_jsonl=rules.revalidate.output.jsonl,
         reval_samples=rules.revalidate.output.samples,
     output:
-        page=report(f"{REPORT_DIR}/listen.html", caption="../report/listen.rst", category="4. Listen"),
-        clips=directory(f"{REPORT_DIR}/listen"),
+        # One page per piece (<piece>.html, or no-audio.html saying why): the report's 2-MiB
+        # limit per page, see jazz_solo/listen.py. Clips, their MIDI and clips.json beside them.
+        report(
+            directory(f"{REPORT_DIR}/listen"),
+            patterns=["{piece}.html"],
+            caption="../report/listen.rst",
+            category="4. Listen",
+            labels={"piece": "{piece}"},
+        ),
     params:
         sections=candidate_sections(),
         synth=audio.synth_status(),
         max_pieces=2,
         per_piece=4,
+        max_seconds=60.0,  # clips are previews: the first minute at most
     threads: 1  # one-token-at-a-time decoding of the base-only solo (see rule generate)
     resources:
         gpu=1,
@@ -31,4 +39,4 @@ rule audio_previews:
         "../workflow_scripts/audio_previews.py"
 
 
-FINAL_TARGETS.append(rules.audio_previews.output.page)
+FINAL_TARGETS.append(rules.audio_previews.output[0])

@@ -19,10 +19,10 @@ result = listen.make_previews(
     pieces_tsv=snakemake.input.pieces,
     reval_jsonl=snakemake.input.reval_jsonl,
     reval_samples=snakemake.input.reval_samples,
-    out_dir=snakemake.output.clips,
-    out_html=snakemake.output.page,
+    out_dir=snakemake.output[0],
     max_pieces=snakemake.params.max_pieces,
     per_piece=snakemake.params.per_piece,
+    max_seconds=snakemake.params.max_seconds,
 )
 if result["synth"] is None:  # the one line on the console; nothing else depends on the clips
     print(f"jazz-solo audio_previews: skipped, no synthesizer; install: {audio.INSTALL_HINT}", file=sys.stderr)
