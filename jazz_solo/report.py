@@ -106,3 +106,30 @@ def short_label(candidate: str, swept: Sequence[str]) -> str:
     parts = dict(p.split("~", 1) for p in candidate.split("/"))
     shown = [f"{k}={v}" for k, v in parts.items() if k in swept]
     return " ".join(shown) or candidate
+
+
+def calibration_chart(board: pd.DataFrame, swept: Sequence[str], out: str | Path) -> Path:
+    """realism_distance of every candidate (red; hatched when flagged) beside the calibration rows
+    (grey: real held-out, corpus artists, random notes, base alone), lowest first."""
+    metric = "realism_distance"
+    rows = board[board[metric].notna()].sort_values(metric)
+    fig, ax = plt.subplots(figsize=(9, 0.32 * max(len(rows), 4) + 1.2), dpi=90)
+    for i, (_, r) in enumerate(rows.iterrows()):
+        calib = r.get("kind") == "calibration"
+        label = str(r["candidate"]).removeprefix("calibration:") if calib else short_label(str(r["candidate"]), swept)
+        label += f" split_pitch={r['split_pitch']}" if calib and "split_pitch" in swept else ""
+        flagged = isinstance(r.get("flags"), str) and bool(r.get("flags"))
+        ax.barh(i, r[metric], color="0.6" if calib else "tab:red", hatch="//" if flagged else None,
+                edgecolor="0.2" if flagged else None)
+        ax.text(r[metric], i, f" {label}" + (" (flagged)" if flagged else ""), va="center", fontsize=7)
+    ax.set_yticks([])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.8 * float(rows[metric].max()) if len(rows) else 1.0)  # room for the labels
+    if not len(rows):
+        ax.text(0.5, 0, "no realism_distance yet", ha="center")
+    ax.set_xlabel("realism_distance (0 = like the reference)")
+    ax.set_title("candidates (red) beside the calibration rows (grey)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return Path(out)

@@ -70,3 +70,21 @@ use rule evaluate as evaluate_base with:
 FINAL_TARGETS.extend(
     f"{RESULTS}/calibration/{inst}/{name}" for inst in instances("data") for name in ("calibration.json", "base_only/metrics.json")
 )
+
+
+rule calibration_chart:
+    input:
+        f"{RESULTS}/sweep/leaderboard.tsv",
+    output:
+        report(f"{RESULTS}/report/calibration.png", caption="../report/calibration.rst", category="1. Sweep"),
+    params:
+        swept=sorted(config.get("sweep", {})),
+    log:
+        f"{RESULTS}/logs/select/calibration_chart.log",
+    conda:
+        "../envs/select.yaml"
+    script:
+        "../workflow_scripts/calibration_chart.py"
+
+
+FINAL_TARGETS.append(f"{RESULTS}/report/calibration.png")

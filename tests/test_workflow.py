@@ -21,7 +21,8 @@ from jazz_solo.config import PROJECT_ROOT
 
 TINY = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 TORCH_RULES = ("pretrain", "train_lora", "generate", "revalidate")
-AGGREGATION = {"leaderboard", "select_best", "revalidate", "export", "report_figures", "audio_previews", "all"}
+AGGREGATION = {"leaderboard", "select_best", "revalidate", "export", "report_figures", "audio_previews",
+               "calibration_chart", "all"}
 
 
 def snakemake(workdir: Path, *args: str, configfile: Path = TINY) -> subprocess.CompletedProcess:
@@ -103,7 +104,7 @@ def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
 
     model = load_for_inference(results / "best" / "adapter")  # the copy finds its copied base
     assert sum(p.numel() for p in model.parameters()) > 0
-    for png in ("piano_rolls", "metric_distributions", "training_curves"):
+    for png in ("piano_rolls", "metric_distributions", "training_curves", "calibration"):
         assert (results / "report" / f"{png}.png").stat().st_size > 1000
 
 
@@ -123,8 +124,8 @@ def test_report_html(tiny_run):
     proc = snakemake(tiny_run, "--report", "results/report.html")
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (tiny_run / "results" / "report.html").read_text(errors="replace")
-    for name in ("leaderboard.tsv", "piano_rolls.png", "metric_distributions.png", "training_curves.png", "best.json",
-                 "4. Listen"):
+    for name in ("leaderboard.tsv", "calibration.png", "piano_rolls.png", "metric_distributions.png",
+                 "training_curves.png", "best.json", "4. Listen"):
         assert name in html
 
 
