@@ -4,12 +4,12 @@ Who is lead and who is conditioning in a MIDI file (:func:`roles`): a file with 
 "solo"/"comping" (what the generator writes) uses them; any other file is split at
 ``split_pitch`` like the training data (notes <= split_pitch are the conditioning).
 
-The reference (:func:`build_reference`) is the real lead hand over the real conditioning of the
-target's test pieces, each capped like the generated samples (the first ``generate.max_seconds``
-seconds from time 0). It uses *all* test pieces, not only the first ``generate.num_pieces``
-that are generated from: a mean/std over one or two pieces would be noise, and the generated
-pieces are among them. Whole capped pieces, not 8-s windows, because a sample is a whole capped
-piece and several metrics (pitch range, repetition, silence) depend on the length measured.
+The reference (:func:`build_reference`) is the real lead hand over the real conditioning of
+the target artist's pieces (which ones, and the warning when they are too few for a spread:
+:mod:`jazz_solo.calibration`), each capped like the generated samples (the first
+``generate.max_seconds`` seconds from time 0). Whole capped pieces, not 8-s windows, because a
+sample is a whole capped piece and several metrics (pitch range, repetition, silence) depend on
+the length measured.
 """
 from __future__ import annotations
 
