@@ -122,9 +122,13 @@ def build_clips(
     synth: audio.Synth,
     out_dir: str | Path,
     max_seconds: float = 60.0,
+    workers: int = 1,
 ) -> list[Clip]:
     """Write the real and base-only MIDI beside the clips and render every clip of every piece
-    (the first ``max_seconds`` of each: a preview, and a bound on the page size)."""
+    (the first ``max_seconds`` of each: a preview, and a bound on the page size), ``workers`` at
+    a time (threads: the work is in fluidsynth processes and in C code that releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = pd.read_csv(pieces_tsv, sep="\t", dtype=str, keep_default_na=False).set_index("piece_id")["path"]
@@ -148,7 +152,8 @@ def build_clips(
             plan.append((clip, audio.roles_of(src, split_pitch)))
         plan = [(c, {k: cap(v, max_seconds) for k, v in t.items()}) for c, t in plan]
         kbps = page_kbps([audio.clip_frames(t) / audio.SAMPLE_RATE for _, t in plan])
-        clips += [_render(c, t, synth, out_dir, kbps) for c, t in plan]
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            clips += list(pool.map(lambda job: _render(*job, synth, out_dir, kbps), plan))
         log.info("%s: %d clips at %.0f kbit/s", piece_id, len(plan), kbps)
     return clips
 
@@ -210,6 +215,7 @@ def make_previews(
     max_pieces: int = 2,
     per_piece: int = 4,
     max_seconds: float = 60.0,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """The whole section in ``out_dir``: clips and their MIDI, ``<piece>.html`` per piece, and
     clips.json (with the time spent generating the base-only solos and rendering). Without a
@@ -230,7 +236,7 @@ def make_previews(
     base = base_only_solos(config, adapter_base_dir(adapter_dir), picks, reval_samples)
     gen_s = time.perf_counter() - t0
     try:
-        clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir, max_seconds)
+        clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir, max_seconds, workers)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # a broken synth must not stop the run
         log.warning("audio previews failed: %s", exc)
         page([], out_dir / NO_AUDIO_PAGE, candidate, synth.describe(), problem=str(exc))

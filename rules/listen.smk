@@ -26,7 +26,7 @@ rule audio_previews:
         max_pieces=2,
         per_piece=4,
         max_seconds=60.0,  # clips are previews: the first minute at most
-    threads: 1  # one-token-at-a-time decoding of the base-only solo (see rule generate)
+    threads: 2  # clips render two at a time (the base-only solo decodes on one thread)
     resources:
         gpu=1,
     log:

@@ -10,7 +10,7 @@ import torch  # noqa: E402
 from jazz_solo import audio, listen, sweep  # noqa: E402
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-torch.set_num_threads(snakemake.threads)
+torch.set_num_threads(1)  # the base-only solo: decoding is overhead-bound (see rule generate)
 selection = json.loads(Path(snakemake.input.selection).read_text())
 result = listen.make_previews(
     sweep.resolve(snakemake.params.sections, selection["params"]),
@@ -23,6 +23,7 @@ result = listen.make_previews(
     max_pieces=snakemake.params.max_pieces,
     per_piece=snakemake.params.per_piece,
     max_seconds=snakemake.params.max_seconds,
+    workers=snakemake.threads,  # clips rendered side by side
 )
 if result["synth"] is None:  # the one line on the console; nothing else depends on the clips
     print(f"jazz-solo audio_previews: skipped, no synthesizer; install: {audio.INSTALL_HINT}", file=sys.stderr)
