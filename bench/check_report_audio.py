@@ -63,7 +63,7 @@ def check(report: Path, chromium: str) -> list[dict]:
                 audio = frame.locator("audio").nth(i)
                 row = audio.evaluate(PROBE)
                 piece = audio.evaluate("el => el.closest('.row').previousElementSibling.innerText")
-                row["label"] = piece[-12:] + " " + audio.evaluate("el => el.closest('.clip').querySelector('b').innerText")
+                row["label"] = piece + ": " + audio.evaluate("el => el.closest('.clip').querySelector('b').innerText")
                 row["ratio"] = row["duration"] / row["midi_seconds"]
                 row["ok"] = abs(row["ratio"] - 1) <= 0.10 and row["rms"] > 1e-3 and row["played"] > 0.2
                 clips.append(row)
@@ -81,10 +81,10 @@ def main() -> int:
     if not args.report.is_file():
         sys.exit(f"check_report_audio: {args.report}: no such file (run `snakemake --report {args.report}` first)")
     clips = check(args.report, args.chromium)
-    print(f"{'clip':40} {'midi s':>7} {'audio s':>8} {'ratio':>6} {'rms dBFS':>9} {'played s':>9}  ok")
+    print(f"{'clip':52} {'midi s':>7} {'audio s':>8} {'ratio':>6} {'rms dBFS':>9} {'played s':>9}  ok")
     for c in clips:
         rms_db = 20 * __import__("math").log10(max(c["rms"], 1e-9))
-        print(f"{c['label'][:40]:40} {c['midi_seconds']:7.2f} {c['duration']:8.2f} {c['ratio']:6.3f} "
+        print(f"{c['label'][:52]:52} {c['midi_seconds']:7.2f} {c['duration']:8.2f} {c['ratio']:6.3f} "
               f"{rms_db:9.1f} {c['played']:9.2f}  {'yes' if c['ok'] else 'NO'}")
     if args.json:
         args.json.write_text(json.dumps(clips, indent=1) + "\n")
