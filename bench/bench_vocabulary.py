@@ -5,17 +5,20 @@ lead events, side by side in one run, on the same pipeline code and the same tim
     python bench/bench_vocabulary.py --steps 100 --pieces 1  # a quick smoke run
 
 Data: a fixed corpus of dev artists (the base's pretraining data) and target artists the base never
-sees (every target piece is held out). For each vocabulary, one base of the same size is pretrained
+sees (their pieces split 50 / 20 / 30 % into adapter-train / adapter-val / test by a seeded hash). For each vocabulary, one base of the same size is pretrained
 for the same number of steps on the same corpus windows, then:
 
-* val NLL per lead note (not per token: the vocabularies spend different numbers of tokens on a
-  note) on every window of each target artist's val + test pieces;
+* NLL per lead note (not per token: the vocabularies spend different numbers of tokens on a
+  note) on every window of each target artist's test pieces;
 * lead tokens per second of music (the target pieces' right hands, whole pieces);
 * solos generated over each target's first ``--pieces`` test pieces (their first 32 s of left hand,
   ``--samples`` samples, config.yaml's generation defaults) against the real right hand of the
   same openings: share of notes held > 4 s, share at or below the split pitch or off the piano,
   polyphony, pitch range, median and IQR of ln(note length), notes per second;
-* generation speed: sampled tokens/s and notes/s (batch of ``--samples``, 1 thread).
+* generation speed: sampled tokens/s and notes/s (batch of ``--samples``, 1 thread);
+* with ``--lora-steps N`` (default 300; 0 = off): per target, a LoRA adapter (config.yaml's ``lora:``
+  recipe) trained on half of the artist's pieces and early-stopped on a fifth, so the same test
+  pieces are also measured with the adapter (NLL per note on the test windows, and solos).
 
 Prints one table per target and writes everything to ``--out``/vocabulary_comparison.json.
 """
@@ -35,45 +38,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jazz_solo import metrics, vocab  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
+from bench.devdata import CORPUS, DEV, MODEL, adapter_for, artist_windows, ingest_dev, pretrain_base  # noqa: E402
 from jazz_solo.dataset import build_dataset  # noqa: E402
 from jazz_solo.evaluate import cap  # noqa: E402
 from jazz_solo.evaluation_nll import nll_totals  # noqa: E402
 from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
-from jazz_solo.ingest import ingest, read_pieces  # noqa: E402
 from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
-from jazz_solo.model import load_base  # noqa: E402
+from jazz_solo.model import load_base, load_for_inference  # noqa: E402
 from jazz_solo.sampling import sample_seed  # noqa: E402
-from jazz_solo.train import pretrain  # noqa: E402
 from jazz_solo.windows import WindowSet  # noqa: E402
 
-DEV = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
-CORPUS = ["Ahmad Jamal", "Geoffrey Keezer", "Harold Mabern", "John Taylor", "Phineas Newborn Jr",
-          "Stanley Cowell", "Herbie Hancock", "Hiromi", "Jacky Terrasson", "John Hicks", "Lynne Arriale",
-          "Michel Camilo", "Tommy Flanagan", "Vijay Iyer", "Cyrus Chestnut", "Kenny Barron", "McCoy Tyner"]
 TARGETS = ["Cedar Walton", "Clare Fischer"]
-MODEL = {"n_layer": 2, "n_embd": 128, "n_head": 4, "intermediate_size": 384, "dropout": 0.0}  # the demo size
-
-
-def window_artists(index_tsv: Path, artist_of: dict[str, str]) -> list[str]:
-    lines = index_tsv.read_text().splitlines()[1:]
-    return [artist_of[line.split("\t", 1)[0]] for line in lines]
-
-
-def select(ws: WindowSet, keep: list[bool]) -> WindowSet:
-    idx = [i for i, k in enumerate(keep) if k]
-    return WindowSet.from_sequences([ws[i] for i in idx], [int(ws.sep_pos[i]) for i in idx])
-
-
-def target_nll(model, data_dir: Path, artist_of: dict[str, str], artist: str) -> dict[str, float]:
-    """NLL totals over the target artist's val + test windows."""
-    sets = []
-    for split in ("val", "test"):
-        ws = WindowSet.load(data_dir / f"target_{split}.npz")
-        who = window_artists(data_dir / f"target_{split}.index.tsv", artist_of)
-        sets.append(select(ws, [a == artist for a in who]))
-    both = WindowSet.from_sequences([w[i] for w in sets for i in range(len(w))],
-                                    [int(w.sep_pos[i]) for w in sets for i in range(len(w))])
-    return nll_totals(model, both, batch_size=16)
 
 
 def duration_stats(notes, split_pitch: int, seconds: float) -> dict[str, float]:
@@ -106,6 +81,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: on a busy 2-core box, 2 threads ran 5x slower)")
     ap.add_argument("--vocabularies", nargs="+", default=["performance", "duration"])
+    ap.add_argument("--lora-steps", type=int, default=300, help="LoRA steps per target (0: base only)")
     args = ap.parse_args()
     if not args.data.is_dir():
         print(f"skipped: dev data not found at {args.data}")
@@ -116,16 +92,10 @@ def main() -> int:
     split = int(data_cfg["split_pitch"])
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    pieces, _ = ingest([str(args.data / a) for a in CORPUS], [str(args.data / a) for a in TARGETS],
-                       {"train": 0.0, "val": 0.5, "test": 0.5}, config["seed"],
-                       args.out / "pieces.tsv", args.out / "quarantine.tsv", threads=args.threads)
-    pieces = read_pieces(args.out / "pieces.tsv")
+    # Corpus: 90 % train / 10 % val by the same seeded split for every vocabulary.
+    pieces = ingest_dev(args.data, TARGETS, args.out, config["seed"], args.threads)
     artist_of = {p["piece_id"]: p["artist"] for p in pieces}
     print(f"ingest: {len(pieces)} pieces in {time.perf_counter() - t0:.0f} s")
-    # Corpus: 90 % train / 10 % val by the same seeded split for every vocabulary.
-    corpus_rows = [p for p in pieces if p["source"] == "corpus"]
-    for i, row in enumerate(sorted(corpus_rows, key=lambda r: r["piece_id"])):
-        row["split"] = "val" if i % 10 == 0 else "train"
 
     report: dict = {"model": MODEL, "steps": args.steps, "corpus_artists": CORPUS, "targets": {}, "bases": {}}
     for name in args.vocabularies:
@@ -136,13 +106,9 @@ def main() -> int:
         t_data = time.perf_counter() - t0
         model_dir = data_dir / "base" / "model"
         if not (model_dir / "config.json").is_file():
-            train_cfg = {**config["pretrain"], "max_steps": args.steps, "eval_every": 100, "checkpoint_every": 100,
-                         "val_windows": 256, "warmup_steps": max(1, args.steps // 10)}
             t0 = time.perf_counter()
-            fit = pretrain(data_dir / "corpus_train.npz", data_dir / "corpus_val.npz", MODEL, train_cfg,
-                           config["seed"], model_dir, data_dir / "base" / "train_log.csv", data_dir / "base" / "loss.png")
-            report["bases"][name] = {"pretrain_s": round(time.perf_counter() - t0, 1),
-                                     "best_val_per_token": fit.best_val, "best_step": fit.best_step}
+            fit = pretrain_base(data_dir, config, args.steps, model_dir)
+            report["bases"][name] = {"pretrain_s": round(time.perf_counter() - t0, 1), **fit}
         model = load_base(model_dir)
         corpus_val = nll_totals(model, WindowSet.load(data_dir / "corpus_val.npz"), 16)
         report["bases"].setdefault(name, {}).update(corpus_val_per_note=corpus_val["per_note"],
@@ -150,9 +116,17 @@ def main() -> int:
                                                     tokenize_s=round(t_data, 1), examples=summary["examples"])
         settings = GenSettings.from_config({**config, "data": cfg})
         torch.set_num_threads(1)
+        lora_cfg = {**config["lora"], "max_steps": args.lora_steps}
         for artist in TARGETS:
             entry = report["targets"].setdefault(artist, {})
-            nll = target_nll(model, data_dir, artist_of, artist)
+            test_windows = artist_windows(data_dir, "test", artist_of, artist)
+            nll = nll_totals(model, test_windows, 16)
+            models = {"base": model}
+            if args.lora_steps:
+                torch.set_num_threads(args.threads)
+                adapter = adapter_for(model_dir, data_dir, artist_of, artist, lora_cfg, config["seed"])
+                models["adapter"] = load_for_inference(adapter, device="cpu")
+                torch.set_num_threads(1)
             rows = [p for p in pieces if p["artist"] == artist]
             lead_tokens = music = 0.0
             for p in rows:
@@ -160,25 +134,29 @@ def main() -> int:
                 lead = split_roles(notes, split)[1]
                 lead_tokens += len(settings.vocab.encode_lead(lead, 0.0, None))
                 music += float(p["seconds"])
-            gen_rows, real_rows, speed = [], [], {"tokens": 0, "notes": 0, "wall": 0.0}
             tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])[: args.pieces]
-            for k, p in enumerate(tests):
-                notes = load_notes(p["path"])
-                cond, seconds = conditioning_part(notes, split, 32.0)
-                real = cap(split_roles(notes, split)[1], 32.0)
-                real_rows.append(duration_stats(real, split, seconds))
-                seeds = [sample_seed(config["generate"]["seed"], k, s) for s in range(args.samples)]
-                res = generate_piece(model, cond, seconds, settings, seeds)
-                speed["tokens"] += sum(res.new_tokens)
-                speed["notes"] += sum(len(s) for s in res.solos)
-                speed["wall"] += res.wall_s
-                gen_rows += [duration_stats(s, split, seconds) for s in res.solos]
-            entry[name] = {
-                "nll_per_note": nll["per_note"], "nll_per_token": nll["per_token"], "val_notes": nll["notes"],
-                "lead_tokens_per_s_of_music": lead_tokens / music,
-                "generated": pooled(gen_rows), "real": pooled(real_rows),
-                "gen_tokens_per_s": speed["tokens"] / speed["wall"], "gen_notes_per_s": speed["notes"] / speed["wall"],
-            }
+            for kind, m in models.items():
+                gen_rows, real_rows, speed = [], [], {"tokens": 0, "notes": 0, "wall": 0.0}
+                for k, p in enumerate(tests):
+                    notes = load_notes(p["path"])
+                    cond, seconds = conditioning_part(notes, split, 32.0)
+                    real = cap(split_roles(notes, split)[1], 32.0)
+                    real_rows.append(duration_stats(real, split, seconds))
+                    seeds = [sample_seed(config["generate"]["seed"], k, s) for s in range(args.samples)]
+                    res = generate_piece(m, cond, seconds, settings, seeds)
+                    speed["tokens"] += sum(res.new_tokens)
+                    speed["notes"] += sum(len(s) for s in res.solos)
+                    speed["wall"] += res.wall_s
+                    gen_rows += [duration_stats(s, split, seconds) for s in res.solos]
+                key = name if kind == "base" else f"{name} + adapter"
+                measured = nll if kind == "base" else nll_totals(m, test_windows, 16)
+                entry[key] = {
+                    "nll_per_note": measured["per_note"], "nll_per_token": measured["per_token"],
+                    "test_notes": measured["notes"], "lead_tokens_per_s_of_music": lead_tokens / music,
+                    "generated": pooled(gen_rows), "real": pooled(real_rows),
+                    "gen_tokens_per_s": speed["tokens"] / speed["wall"],
+                    "gen_notes_per_s": speed["notes"] / speed["wall"],
+                }
         torch.set_num_threads(args.threads)
     (args.out / "vocabulary_comparison.json").write_text(json.dumps(report, indent=2) + "\n")
     print_tables(report)
@@ -186,15 +164,15 @@ def main() -> int:
 
 
 def print_tables(report: dict) -> None:
-    names = list(report["bases"])
+    names = list(next(iter(report["targets"].values())))
     print(f"\nbase {report['model']['n_layer']} x {report['model']['n_embd']}, {report['steps']} steps on "
           f"{len(report['corpus_artists'])} corpus artists")
     for name, b in report["bases"].items():
         print(f"  {name:12s} corpus val NLL {b['corpus_val_per_note']:.3f}/note {b['corpus_val_per_token']:.3f}/token"
               f"  pretrain {b.get('pretrain_s', '-')} s")
     rows = [
-        ("val NLL per note", lambda e: e["nll_per_note"], "{:.3f}"),
-        ("val NLL per token", lambda e: e["nll_per_token"], "{:.3f}"),
+        ("test NLL per note", lambda e: e["nll_per_note"], "{:.3f}"),
+        ("test NLL per token", lambda e: e["nll_per_token"], "{:.3f}"),
         ("lead tokens / s of music", lambda e: e["lead_tokens_per_s_of_music"], "{:.1f}"),
         ("notes held > 4 s", lambda e: e["generated"]["held_gt_4s"], "{:.2%}"),
         ("notes <= split / off piano", lambda e: e["generated"]["below_split_or_off_piano"], "{:.2%}"),
@@ -211,14 +189,14 @@ def print_tables(report: dict) -> None:
                  "solo notes / s": "notes_per_s", "notes <= split / off piano": "below_split_or_off_piano"}
     for artist, entry in report["targets"].items():
         print(f"\ntarget {artist} (never seen by the base)")
-        print(f"| {'':28s} | " + " | ".join(f"{n:>12s}" for n in names) + f" | {'real RH':>12s} |")
-        print(f"|{'-' * 30}|" + "|".join("-" * 14 for _ in names) + f"|{'-' * 14}|")
+        print(f"| {'':28s} | " + " | ".join(f"{n:>22s}" for n in names) + f" | {'real RH':>12s} |")
+        print(f"|{'-' * 30}|" + "|".join("-" * 24 for _ in names) + f"|{'-' * 14}|")
         for label, get, fmt in rows:
             real = ""
             if label in real_rows:
                 value = entry[names[0]]["real"][real_rows[label]]
                 real = fmt.format(math.exp(value) if label.startswith("median") else value)
-            cells = " | ".join(f"{fmt.format(get(entry[n])):>12s}" for n in names)
+            cells = " | ".join(f"{fmt.format(get(entry[n])):>22s}" for n in names)
             print(f"| {label:28s} | {cells} | {real:>12s} |")
 
 
