@@ -1,9 +1,11 @@
 """Grammar mask, logits processing and per-sample generators (jazz_solo.sampling)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from jazz_solo import tokens as T
+from jazz_solo.vocab import get as get_vocabulary
 from jazz_solo import durations as D
 from jazz_solo.sampling import (
     DurationGrammar,
@@ -81,33 +83,37 @@ def test_sample_seeds_are_distinct_and_stable():
     assert sample_seed(8, 0, 0) != sample_seed(7, 0, 1)  # unlike seed + piece + sample
 
 
-def test_masked_random_streams_never_break_the_grammar():
-    """Uniform random logits through the mask for many steps: every stream stays legal."""
+@pytest.mark.parametrize("vocabulary, split_pitch", [("performance", None), ("duration", 55)])
+def test_masked_random_streams_never_break_the_grammar(vocabulary, split_pitch):
+    """Random logits through the mask for many steps: every stream stays legal and decodes to
+    exactly its onsets (in the register, when one is set)."""
+    vocab = get_vocabulary(vocabulary)
     batch, budget = 16, 300
     torch.manual_seed(1)
-    state = GrammarState(batch, budget)
+    state = vocab.grammar(batch, budget, lead_register(split_pitch)) if split_pitch else vocab.grammar(batch, budget)
     gens = make_generators(range(batch))
     streams: list[list[int]] = [[] for _ in range(batch)]
     active = torch.arange(batch)
     for _ in range(400):
-        logits = torch.randn(len(active), T.VOCAB_SIZE) * 3
+        logits = torch.randn(len(active), vocab.size) * 3
         logits[:, T.TIME_SHIFT : T.VELOCITY] -= 4  # keep time slow so pitches pile up
         toks = sample(process_logits(logits, state.allowed(active)), [gens[i] for i in active.tolist()])
-        rec = state.advance(toks, active)
-        for row, tok in zip(active.tolist(), rec.tolist()):
+        for row, tok in zip(active.tolist(), state.advance(toks, active).tolist()):
             streams[row].append(tok)
         active = active[~state.done[active]]  # torch view of the state's flags
         if not len(active):
             break
+    low = split_pitch + 1 if split_pitch else 0
     for row, stream in enumerate(streams):
         if stream[-1] == T.EOS:
             stream.pop()
         full = stream + state.closing_tokens(row)
-        assert T.count_grammar_errors(full) == {k: 0 for k in T.count_grammar_errors([])}
-        onsets = sum(T.is_note_on(t) for t in full)
-        notes = T.decode_tokens(full, 0.0, budget / 100)
-        assert len(notes) == onsets
-        assert all(n.end > n.start and n.end <= budget / 100 + 1e-9 for n in notes)
+        assert vocab.grammar_errors(full) == dict.fromkeys(vocab.grammar_errors([]), 0)
+        notes = vocab.decode_lead(full, 0.0, budget / 100)
+        assert len(notes) == sum(T.is_note_on(t) for t in full)
+        assert all(low <= n.pitch and n.end > n.start and n.start < budget / 100 for n in notes)
+        if not vocab.holds_past_window:
+            assert all(n.end <= budget / 100 + 1e-9 for n in notes)
 
 
 def test_register_mask_keeps_lead_notes_above_the_split_and_on_the_piano():
@@ -137,31 +143,6 @@ def test_duration_grammar_modes():
     state.advance(torch.tensor([T.TIME_SHIFT + 99, T.TIME_SHIFT + 99]))
     rec = state.advance(torch.tensor([T.TIME_SHIFT + 99, T.TIME_SHIFT + 99]))
     assert rec.tolist() == [T.TIME_SHIFT + 99, T.TIME_SHIFT + 99] and state.done.tolist() == [True, False]
-
-
-def test_masked_random_duration_streams_never_break_the_grammar():
-    batch, budget = 16, 300
-    torch.manual_seed(2)
-    state = DurationGrammar(batch, budget, lead_register(55))
-    gens = make_generators(range(batch))
-    streams: list[list[int]] = [[] for _ in range(batch)]
-    active = torch.arange(batch)
-    for _ in range(400):
-        logits = torch.randn(len(active), D.VOCAB_SIZE) * 3
-        toks = sample(process_logits(logits, state.allowed(active)), [gens[i] for i in active.tolist()])
-        for row, tok in zip(active.tolist(), state.advance(toks, active).tolist()):
-            streams[row].append(tok)
-        active = active[~state.done[active]]
-        if not len(active):
-            break
-    for row, stream in enumerate(streams):
-        if stream[-1] == T.EOS:
-            stream.pop()
-        full = stream + state.closing_tokens(row)
-        assert D.count_grammar_errors(full) == dict.fromkeys(D.count_grammar_errors([]), 0)
-        notes = D.decode_lead(full)
-        assert len(notes) == sum(T.is_note_on(t) for t in full)
-        assert all(55 < n.pitch <= 108 and n.end > n.start and n.start < budget / 100 for n in notes)
 
 
 def test_top_p_applies_to_events_but_never_cuts_a_note_length():
