@@ -40,7 +40,7 @@ from jazz_solo.generate import GenSettings, generate_piece, generate_window
 from jazz_solo.kv_decode import CachedDecoder, make_decoder
 from jazz_solo.midi_io import MidiError, load_notes, split_roles
 from jazz_solo.model import build_model, load_for_inference
-from jazz_solo.sampling import GrammarState, make_generators, process_logits, sample
+from jazz_solo.sampling import make_generators, process_logits, sample
 
 DEV_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
 POD = {"n_layer": 6, "n_embd": 512, "n_head": 8, "intermediate_size": 2048}
@@ -64,8 +64,9 @@ def synthetic_piece(seconds: float = 64.0) -> list[T.Note]:
     return notes
 
 
-def real_windows(data: Path, files: int, split_pitch: int, seconds: float) -> tuple[list, str]:
-    """(cond tokens, lead tokens) of consecutive windows (hop = window) of a few dev pieces."""
+def real_windows(data: Path, files: int, split_pitch: int, seconds: float, encode_lead=None) -> tuple[list, str]:
+    """(cond tokens, lead tokens) of consecutive windows (hop = window) of a few dev pieces, the lead
+    in ``encode_lead``'s vocabulary (default: performance events)."""
     paths = sorted(p for p in data.rglob("*") if p.suffix.lower() in (".mid", ".midi")) if data.is_dir() else []
     pieces, source = [], f"{len(paths[:: max(1, len(paths) // files)][:files])} dev-data pieces"
     for path in paths[:: max(1, len(paths) // files)][:files]:
@@ -80,7 +81,8 @@ def real_windows(data: Path, files: int, split_pitch: int, seconds: float) -> tu
         cond, lead = split_roles(notes, split_pitch)
         end = min(max(n.end for n in notes), 64.0)  # the first minute of each piece
         for start in windows.window_starts(end, seconds, seconds):
-            out.append((windows.encode_window(cond, start, seconds), windows.encode_window(lead, start, seconds)))
+            lead_toks = windows.encode_window(lead, start, seconds, *([encode_lead] if encode_lead else []))
+            out.append((windows.encode_window(cond, start, seconds), lead_toks))
     return out, source
 
 
@@ -89,11 +91,11 @@ def typical_prompt_cond(pairs: list, size: int = 110) -> list[int]:
     return min((c for c, _ in pairs), key=lambda c: abs(len(c) - size))[:size]
 
 
-def loop(model, prompt: list[int], new_tokens: int, mode: str, seed: int = 0) -> float:
+def loop(model, prompt: list[int], new_tokens: int, mode: str, grammar, seed: int = 0) -> float:
     """Seconds to make ``new_tokens`` tokens (batch 1) through the sampling loop. ``mode``: "fused"
     (what generation uses), "hf" (transformers forward + DynamicCache) or "none" (the earlier tool:
     the whole sequence re-forwarded for every token, full logits, no cache)."""
-    state, gens, seq = GrammarState(1, 10**9), make_generators([seed]), list(prompt)
+    state, gens, seq = grammar(1, 10**9), make_generators([seed]), list(prompt)
     decoder = {"fused": make_decoder, "hf": CachedDecoder, "none": CachedDecoder}[mode](model)
     t0 = time.perf_counter()
     with torch.inference_mode():
@@ -159,21 +161,23 @@ def main() -> int:
     config = load_config()
     settings = GenSettings.from_config(config)
     batch = int(config["generate"]["num_samples"])
-    pairs, source = real_windows(args.data, args.files, config["data"]["split_pitch"], settings.window_seconds)
+    pairs, source = real_windows(args.data, args.files, config["data"]["split_pitch"], settings.window_seconds,
+                                 settings.vocab.encode_lead)
     cond = typical_prompt_cond(pairs)
     prompt = windows.prompt(cond, settings.primer_max_tokens)
     lead_rate = sum(len(lead) for _, lead in pairs) / (len(pairs) * settings.window_seconds)
-    print(f"torch {torch.__version__}, {args.threads} thread(s); prompt {len(prompt)} tokens; real windows: "
+    print(f"torch {torch.__version__}, {args.threads} thread(s); {settings.vocabulary} vocabulary; prompt {len(prompt)} tokens; real windows: "
           f"{len(pairs)} x {settings.window_seconds:g} s from {source}, {lead_rate:.1f} lead tokens per music second")
     sizes = {"demo": {k: config["model"][k] for k in ("n_layer", "n_embd", "n_head", "intermediate_size")}, "pod": POD}
     ok = True
     for name in args.sizes:
-        model = build_model(sizes[name], seed=0).eval()
+        model = build_model(sizes[name], seed=0, data=config["data"]).eval()
         n_params = sum(p.numel() for p in model.parameters()) / 1e6
-        loop(model, prompt, 16, "fused")  # warm-up (allocator, kernels)
-        cached = loop(model, prompt, args.new_tokens, "fused")
-        hf = loop(model, prompt, args.new_tokens, "hf")
-        full = loop(model, prompt, args.new_tokens, "none")
+        grammar = settings.vocab.grammar
+        loop(model, prompt, 16, "fused", grammar)  # warm-up (allocator, kernels)
+        cached = loop(model, prompt, args.new_tokens, "fused", grammar)
+        hf = loop(model, prompt, args.new_tokens, "hf", grammar)
+        full = loop(model, prompt, args.new_tokens, "none", grammar)
         rtf1, steps = forced_rtf(model, pairs, settings, 1)
         rtfb, _ = forced_rtf(model, pairs, settings, batch)
         ttfn = first_note_ms(model, pairs, settings)
