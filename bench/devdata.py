@@ -1,0 +1,80 @@
+"""What the dev-data benches share: the fixed corpus of dev artists, its seeded split, the demo-size
+base pretrained on it, per-artist window subsets and cached LoRA adapters.
+
+bench_vocabulary.py and bench_quality.py use the same corpus and split, so a base pretrained by one
+(``results/bench_vocabulary/<vocab>/base/model``) is valid for the other.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jazz_solo.config import PROJECT_ROOT
+from jazz_solo.ingest import ingest, read_pieces
+from jazz_solo.lora import train_lora
+from jazz_solo.train import pretrain
+from jazz_solo.windows import WindowSet
+
+DEV = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
+CORPUS = ["Ahmad Jamal", "Geoffrey Keezer", "Harold Mabern", "John Taylor", "Phineas Newborn Jr",
+          "Stanley Cowell", "Herbie Hancock", "Hiromi", "Jacky Terrasson", "John Hicks", "Lynne Arriale",
+          "Michel Camilo", "Tommy Flanagan", "Vijay Iyer", "Cyrus Chestnut", "Kenny Barron", "McCoy Tyner"]
+MODEL = {"n_layer": 2, "n_embd": 128, "n_head": 4, "intermediate_size": 384, "dropout": 0.0}  # the demo size
+TARGET_RATIOS = {"train": 0.5, "val": 0.2, "test": 0.3}
+
+
+def ingest_dev(data: Path, targets: list[str], out: Path, seed: int, threads: int) -> list[dict[str, str]]:
+    """Ingest CORPUS + ``targets`` (targets split 50/20/30 by seeded hash) and split the corpus
+    90 % train / 10 % val by piece id: the same corpus split whatever the targets are."""
+    ingest([str(data / a) for a in CORPUS], [str(data / a) for a in targets], TARGET_RATIOS, seed,
+           out / "pieces.tsv", out / "quarantine.tsv", threads=threads)
+    pieces = read_pieces(out / "pieces.tsv")
+    corpus_rows = [p for p in pieces if p["source"] == "corpus"]
+    for i, row in enumerate(sorted(corpus_rows, key=lambda r: r["piece_id"])):
+        row["split"] = "val" if i % 10 == 0 else "train"
+    return pieces
+
+
+def pretrain_base(data_dir: Path, config: dict[str, Any], steps: int, model_dir: Path) -> dict[str, Any]:
+    """Pretrain the demo-size base on ``data_dir``'s corpus windows (fixed recipe: config.yaml's
+    pretrain section with ``steps`` steps)."""
+    train_cfg = {**config["pretrain"], "max_steps": steps, "eval_every": 100, "checkpoint_every": 100,
+                 "val_windows": 256, "warmup_steps": max(1, steps // 10)}
+    fit = pretrain(data_dir / "corpus_train.npz", data_dir / "corpus_val.npz", MODEL, train_cfg,
+                   config["seed"], model_dir, model_dir.parent / "train_log.csv", model_dir.parent / "loss.png")
+    return {"best_val_per_token": fit.best_val, "best_step": fit.best_step}
+
+
+def window_artists(index_tsv: Path, artist_of: dict[str, str]) -> list[str]:
+    return [artist_of[pid] for pid in window_pieces(index_tsv)]
+
+
+def window_pieces(index_tsv: Path) -> list[str]:
+    """The piece id of each window of a set, in window order."""
+    return [line.split("\t", 1)[0] for line in index_tsv.read_text().splitlines()[1:]]
+
+
+def select(ws: WindowSet, keep: list[bool]) -> WindowSet:
+    idx = [i for i, k in enumerate(keep) if k]
+    return WindowSet.from_sequences([ws[i] for i in idx], [int(ws.sep_pos[i]) for i in idx])
+
+
+def artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], artist: str) -> WindowSet:
+    ws = WindowSet.load(data_dir / f"target_{split}.npz")
+    who = window_artists(data_dir / f"target_{split}.index.tsv", artist_of)
+    return select(ws, [a == artist for a in who])
+
+
+def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artist: str, lora_cfg: dict,
+                seed: int, out: Path | None = None) -> Path:
+    """A LoRA adapter on the artist's train windows, early-stopped on its val windows (cached in
+    ``out``, by default ``data_dir/lora/<artist>``)."""
+    out = out or data_dir / "lora" / artist.replace(" ", "_")
+    if not (out / "adapter" / "adapter_config.json").is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        for split in ("train", "val"):
+            artist_windows(data_dir, split, artist_of, artist).save(out / f"{split}.npz")
+        (out / "dataset_summary.json").write_text((data_dir / "dataset_summary.json").read_text())
+        train_lora(base_dir, out / "train.npz", out / "val.npz", lora_cfg, seed, out / "adapter",
+                   out / "train_log.csv", out / "loss.png", out / "eval.json")
+    return out / "adapter"
