@@ -1,0 +1,336 @@
+"""Quality benchmark on the dev data: does a LoRA adapter play more like its artist than the base,
+and how far is it from the real thing? (issue 11)
+
+    nice python bench/bench_quality.py            # ~18 min on 2 cores, 1 torch thread
+    python bench/bench_quality.py --quick         # smoke run, a few minutes
+
+Base (fixed first, named in the output): the demo size 2 x 128, duration vocabulary, pretrained 500
+steps on bench/devdata.CORPUS (17 dev artists; reused from results/bench_vocabulary/duration/base
+when there, it is the same corpus split). Targets are other dev artists, one at a time, split
+50 / 20 / 30 % into adapter-train / adapter-val / test pieces. The recipe is chosen on the CHOOSE
+targets (mean val NLL-per-note gain); the REPORT targets play no part in choosing. Per target:
+
+* NLL per lead note on the target's test pieces for the base, the adapter and a control adapter
+  (same recipe, trained on the next target in the list, i.e. a different artist), and a 95 %
+  bootstrap interval over test pieces of (base - adapter) and (control - adapter), in % of the base;
+* solos over the first ``--pieces`` test pieces (first 32 s of comping, ``--samples`` samples) from
+  the base alone and from the adapter: realism_distance and harmonic_fit_gain against the target's
+  reference (its non-test pieces, cut to 32 s), next to the calibration rows (real held-out test
+  pieces, corpus artists' pieces, random notes over the same comping) and the copy check (longest
+  run of notes shared with the target's training pieces, 95th percentile).
+
+Writes ``--out``/quality.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.devdata import (CORPUS, DEV, MODEL, adapter_for, artist_windows, ingest_dev,  # noqa: E402
+                           pretrain_base, select, window_pieces)
+from jazz_solo import calibration, copycheck, evaluate  # noqa: E402
+from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
+from jazz_solo.dataset import build_dataset  # noqa: E402
+from jazz_solo.evaluation_nll import nll_totals  # noqa: E402
+from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
+from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
+from jazz_solo.model import load_base, load_for_inference  # noqa: E402
+from jazz_solo.sampling import sample_seed  # noqa: E402
+from jazz_solo.windows import WindowSet  # noqa: E402
+
+CHOOSE = ["Ray Bryant", "Barry Harris", "Thelonious Monk"]  # 18, 25, 31 pieces
+REPORT = ["Geri Allen", "Hank Jones"]  # 17, 30 pieces: never used to choose the recipe
+VOCAB = "duration"
+BASE_STEPS = 500
+SECONDS = 32.0
+CORPUS_CAL_PIECES = 12  # corpus val pieces (never trained on by the base) in the corpus_artists row
+
+
+def recipes(lora: dict[str, Any], steps: int | None) -> dict[str, dict[str, Any]]:
+    """The LoRA recipes compared on the CHOOSE targets; ``steps`` overrides max_steps (--quick)."""
+    out = {
+        "config.yaml": dict(lora),
+        "all-linear lr2e-3 200": {**lora, "target_modules": "all-linear", "lr": 2e-3, "max_steps": 200},
+        "all-linear lr1e-3 300": {**lora, "target_modules": "all-linear", "lr": 1e-3, "max_steps": 300},
+    }
+    if steps:
+        out = {k: {**v, "max_steps": steps, "eval_every": max(1, steps // 2), "checkpoint_every": steps}
+               for k, v in out.items()}
+    return out
+
+
+# --- NLL with intervals over pieces ------------------------------------------------------
+
+
+def per_piece_nll(model: torch.nn.Module, ws: WindowSet, owners: list[str]) -> dict[str, tuple[float, int]]:
+    """(summed NLL, lead notes) per test piece."""
+    out = {}
+    for pid in sorted(set(owners)):
+        t = nll_totals(model, select(ws, [o == pid for o in owners]), 16)
+        out[pid] = (t["nll_sum"], t["notes"])
+    return out
+
+
+def per_note(pieces: dict[str, tuple[float, int]], ids: list[str]) -> float:
+    return sum(pieces[i][0] for i in ids) / max(sum(pieces[i][1] for i in ids), 1)
+
+
+def gain_interval(base: dict, better: dict, worse: dict, seed: int, n: int = 2000) -> dict[str, float]:
+    """(worse - better) per note in % of the base's per-note NLL, with a 95 % bootstrap interval
+    over test pieces (pieces are the independent units; windows of one piece are not)."""
+    ids = sorted(base)
+    rng = np.random.default_rng(seed)
+
+    def pct(sample: list[str]) -> float:
+        return 100.0 * (per_note(worse, sample) - per_note(better, sample)) / per_note(base, sample)
+
+    boots = [pct([ids[i] for i in rng.integers(0, len(ids), len(ids))]) for _ in range(n)]
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"pct": pct(ids), "lo": float(lo), "hi": float(hi)}
+
+
+# --- sample metrics ----------------------------------------------------------------------
+
+
+def row_stats(rows: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str, Any]:
+    """realism_distance, harmonic_fit_gain and copy-run percentiles of scored rows."""
+    summary = evaluate.summarize(rows)
+    runs = [r["copy_run"] for r in rows]
+    return {"n": summary["num_samples"], "realism": evaluate.realism_distance(summary, reference),
+            "fit_gain": summary["avg_harmonic_fit_gain"], "copy_p95": float(np.percentile(runs, 95)),
+            "copy_max": max(runs), "notes": summary["avg_lead_notes"]}
+
+
+def scored(lead, cond, thr: float, index: copycheck.PhraseIndex) -> dict[str, Any]:
+    return {**evaluate.score(lead, cond, thr), "copy_run": index.longest_run(lead)}
+
+
+def real_rows(paths: list[str], split: int, thr: float, index: copycheck.PhraseIndex) -> list[dict[str, Any]]:
+    rows = []
+    for path in paths:
+        cond, lead = calibration.real_parts(path, split, SECONDS)
+        rows.append(scored(lead, cond, thr, index))
+    return rows
+
+
+def sample_rows(models: dict[str, torch.nn.Module], tests: list[dict[str, str]], settings: GenSettings,
+                samples: int, gen_seed: int, thr: float, index: copycheck.PhraseIndex) -> dict[str, list]:
+    """Solos of each model and random notes over the comping of ``tests``, scored."""
+    out: dict[str, list] = {name: [] for name in [*models, "random_notes"]}
+    rng = random.Random(gen_seed)
+    for k, p in enumerate(tests):
+        cond, seconds = conditioning_part(load_notes(p["path"]), settings.split_pitch, SECONDS)
+        seeds = [sample_seed(gen_seed, k, s) for s in range(samples)]
+        for name, model in models.items():
+            res = generate_piece(model, cond, seconds, settings, seeds)
+            out[name] += [scored(s, cond, thr, index) for s in res.solos]
+        real = calibration.real_parts(p["path"], settings.split_pitch, SECONDS)[1]
+        for _ in range(samples):
+            notes = calibration.random_lead(cond, max(len(real), 1), seconds, settings.split_pitch, rng)
+            out["random_notes"].append(scored(notes, cond, thr, index))
+    return out
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def train_index(rows: list[dict[str, str]], split: int) -> copycheck.PhraseIndex:
+    """Copy-check index over the target's adapter-training pieces (whole leads)."""
+    leads = [split_roles(load_notes(p["path"]), split)[1] for p in rows if p["split"] == "train"]
+    return copycheck.PhraseIndex(copycheck.steps(lead) for lead in leads)
+
+
+def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path, control_artist: str,
+                  args: argparse.Namespace) -> dict[str, Any]:
+    """Every number of one target (see the module docstring)."""
+    data_dir, artist_of, split, thr = ctx["data_dir"], ctx["artist_of"], ctx["split"], ctx["thr"]
+    rows = [p for p in ctx["pieces"] if p["artist"] == artist]
+    ws = artist_windows(data_dir, "test", artist_of, artist)
+    owners = [pid for pid in window_pieces(data_dir / "target_test.index.tsv") if artist_of[pid] == artist]
+    models = {"base": ctx["base"], "adapter": load_for_inference(adapter, device="cpu"),
+              "control": load_for_inference(control, device="cpu")}
+    nll = {name: per_piece_nll(m, ws, owners) for name, m in models.items()}
+    ids = sorted(nll["base"])
+    index = train_index(rows, split)
+    ref_paths = [p["path"] for p in rows if p["split"] != "test"]
+    reference = evaluate.reference_stats(real_rows(ref_paths, split, thr, index))
+    tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])
+    gen = sample_rows({"base": models["base"], "adapter": models["adapter"]}, tests[: args.pieces],
+                      ctx["settings"], args.samples, ctx["gen_seed"], thr, index)
+    cal = {"real_held_out": real_rows([p["path"] for p in tests], split, thr, index),
+           "corpus_artists": real_rows(ctx["corpus_paths"], split, thr, index)}
+    return {
+        "pieces": {s: sum(p["split"] == s for p in rows) for s in ("train", "val", "test")},
+        "control_artist": control_artist, "test_notes": sum(nll["base"][i][1] for i in ids),
+        "nll_per_note": {name: per_note(v, ids) for name, v in nll.items()},
+        "base_minus_adapter": gain_interval(nll["base"], nll["adapter"], nll["base"], args.seed),
+        "control_minus_adapter": gain_interval(nll["base"], nll["adapter"], nll["control"], args.seed),
+        "reference_pieces": reference["count"],
+        "samples": {name: row_stats(r, reference) for name, r in {**gen, **cal}.items()},
+    }
+
+
+def choose_recipe(ctx: dict[str, Any], args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """Adapters of every recipe on the CHOOSE targets; the pick has the highest mean val gain per note."""
+    table = {}
+    for name, cfg in recipes(ctx["lora"], args.lora_steps).items():
+        gains = {}
+        for artist in CHOOSE:
+            ev = json.loads((adapter_path(ctx, name, cfg, artist).parent / "eval.json").read_text())
+            gains[artist] = {"val_gain_pct": 100 * (1 - ev["adapter_nll_per_note"] / ev["base_nll_per_note"]),
+                             "best_step": ev["best_step"], "steps": ev["steps"]}
+        table[name] = {"recipe": cfg, "targets": gains,
+                       "mean_val_gain_pct": float(np.mean([g["val_gain_pct"] for g in gains.values()]))}
+        print(f"recipe {name}: mean val gain {table[name]['mean_val_gain_pct']:.2f} % "
+              + ", ".join(f"{a} {g['val_gain_pct']:.2f} % (best step {g['best_step']})" for a, g in gains.items()),
+              flush=True)
+    pick = max(table, key=lambda k: table[k]["mean_val_gain_pct"])
+    return pick, table
+
+
+def adapter_path(ctx: dict[str, Any], recipe: str, cfg: dict[str, Any], artist: str) -> Path:
+    out = ctx["out"] / "lora" / recipe.replace(" ", "_") / artist.replace(" ", "_")
+    t0 = time.perf_counter()
+    path = adapter_for(ctx["base_dir"], ctx["data_dir"], ctx["artist_of"], artist, cfg, ctx["seed"], out)
+    if time.perf_counter() - t0 > 1:
+        print(f"  lora {recipe} / {artist}: {time.perf_counter() - t0:.0f} s", flush=True)
+    return path
+
+
+def prepare(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
+    """Ingest, tokenize, and the fixed base (reused or pretrained), with its corpus val NLL."""
+    data_cfg = {**config["data"], "vocabulary": VOCAB}
+    pieces = ingest_dev(args.data, CHOOSE + REPORT, args.out, config["seed"], 1)
+    data_dir = args.out / VOCAB
+    base_dir = args.base
+    have_base = (base_dir / "config.json").is_file()
+    # With the base cached, the corpus train windows (the bulk of tokenizing) are not needed.
+    keep = pieces if not have_base else [p for p in pieces if not (p["source"] == "corpus" and p["split"] == "train")]
+    build_dataset(keep, data_dir, data_cfg, threads=1)
+    base_info: dict[str, Any] = {"model": MODEL, "steps": BASE_STEPS, "vocabulary": VOCAB, "dir": str(base_dir),
+                                 "corpus_artists": len(CORPUS)}
+    if not have_base:
+        base_info.update(pretrain_base(data_dir, config, BASE_STEPS, base_dir))
+    base = load_base(base_dir)
+    base_info["corpus_val_nll_per_note"] = nll_totals(base, WindowSet.load(data_dir / "corpus_val.npz"), 16)["per_note"]
+    corpus_val = sorted((p for p in pieces if p["source"] == "corpus" and p["split"] == "val"),
+                        key=lambda p: p["piece_id"])
+    return {"pieces": pieces, "data_dir": data_dir, "base_dir": base_dir, "base": base, "base_info": base_info,
+            "artist_of": {p["piece_id"]: p["artist"] for p in pieces}, "split": int(data_cfg["split_pitch"]),
+            "thr": float(config["evaluate"]["dead_air_threshold_ms"]), "lora": dict(config["lora"]),
+            "settings": GenSettings.from_config({**config, "data": data_cfg}), "seed": config["seed"],
+            "gen_seed": config["generate"]["seed"], "out": args.out,
+            "corpus_paths": [p["path"] for p in calibration.evenly(corpus_val, CORPUS_CAL_PIECES)]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEV)
+    ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_quality")
+    ap.add_argument("--base", type=Path, default=PROJECT_ROOT / "results" / "bench_vocabulary" / VOCAB / "base" / "model")
+    ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
+    ap.add_argument("--samples", type=int, default=6)
+    ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    ap.add_argument("--lora-steps", type=int, default=None, help="override every recipe's max_steps")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 20 LoRA steps, 1 piece x 2 samples")
+    args = ap.parse_args()
+    if not args.data.is_dir():
+        print(f"skipped: dev data not found at {args.data}")
+        return 0
+    if args.quick:
+        args.lora_steps, args.pieces, args.samples = args.lora_steps or 20, 1, 2
+        args.out = args.out / "quick"
+    torch.set_num_threads(1)  # on a busy 2-core box, 2 threads ran 5x slower
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ctx = prepare(args, load_config())
+    print(f"base: {base_line(ctx['base_info'])}  (prepared in {time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"choose targets: {', '.join(CHOOSE)}; report targets: {', '.join(REPORT)}", flush=True)
+    pick, table = choose_recipe(ctx, args)
+    cfg = table[pick]["recipe"]
+    print(f"pick: {pick}", flush=True)
+    targets = CHOOSE + REPORT
+    adapters = {a: adapter_path(ctx, pick, cfg, a) for a in targets}
+    report = {"base": ctx["base_info"], "choose": CHOOSE, "report": REPORT, "recipes": table, "pick": pick,
+              "samples": args.samples, "pieces": args.pieces, "seconds": SECONDS, "targets": {}}
+    for i, artist in enumerate(targets):
+        control = targets[(i + 1) % len(targets)]  # a different artist, same recipe
+        report["targets"][artist] = target_result(artist, ctx, adapters[artist], adapters[control], control, args)
+        print_target(artist, report["targets"][artist], artist in REPORT)
+    report["wall_s"] = round(time.perf_counter() - t0)
+    (args.out / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
+    print_summary(report)
+    return 0
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def base_line(b: dict[str, Any]) -> str:
+    m = b["model"]
+    return (f"{m['n_layer']} x {m['n_embd']} ({b['vocabulary']}), {b['steps']} steps on {b['corpus_artists']} corpus "
+            f"artists, corpus val NLL {b['corpus_val_nll_per_note']:.3f}/note")
+
+
+def verdict(e: dict[str, Any]) -> dict[str, bool]:
+    """The issue's 'Done when' conditions for one target."""
+    s = e["samples"]
+    real, corpus = s["real_held_out"], s["corpus_artists"]
+    return {
+        "adapter >= 3 % below base": e["base_minus_adapter"]["pct"] >= 3.0,
+        "adapter >= 2 % below control, CI > 0": e["control_minus_adapter"]["pct"] >= 2.0
+        and e["control_minus_adapter"]["lo"] > 0,
+        "realism adapter < base": s["adapter"]["realism"] < s["base"]["realism"],
+        "realism <= midpoint(real, corpus)": s["adapter"]["realism"] <= (real["realism"] + corpus["realism"]) / 2,
+        "fit gain within 25 % of real": abs(s["adapter"]["fit_gain"] - real["fit_gain"]) <= 0.25 * abs(real["fit_gain"]),
+        "copy p95 <= real held-out's": s["adapter"]["copy_p95"] <= real["copy_p95"],
+    }
+
+
+def print_target(artist: str, e: dict[str, Any], is_report: bool) -> None:
+    n, b, c = e["nll_per_note"], e["base_minus_adapter"], e["control_minus_adapter"]
+    print(f"\n{'REPORT' if is_report else 'choose'} target {artist}: pieces {e['pieces']}, "
+          f"{e['test_notes']} test notes, reference {e['reference_pieces']} pieces, control = {e['control_artist']}")
+    print(f"  NLL/note base {n['base']:.3f}  adapter {n['adapter']:.3f}  control {n['control']:.3f}")
+    print(f"  base - adapter    {b['pct']:+.2f} % [{b['lo']:+.2f}, {b['hi']:+.2f}]")
+    print(f"  control - adapter {c['pct']:+.2f} % [{c['lo']:+.2f}, {c['hi']:+.2f}]  (% of base NLL, 95 % over pieces)")
+    print(f"  | {'row':15s} | {'n':>3s} | {'realism':>7s} | {'fit gain':>8s} | {'copy p95':>8s} | {'copy max':>8s} | {'notes':>6s} |")
+    for name, r in e["samples"].items():
+        print(f"  | {name:15s} | {r['n']:3d} | {r['realism']:7.3f} | {r['fit_gain']:8.3f} | {r['copy_p95']:8.1f} "
+              f"| {r['copy_max']:8d} | {r['notes']:6.1f} |")
+    for cond, ok in verdict(e).items():
+        print(f"  {'met' if ok else 'NOT met':7s} {cond}")
+    sys.stdout.flush()
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    print(f"\nbase: {base_line(report['base'])}")
+    print(f"recipe pick (on {', '.join(report['choose'])}): {report['pick']}")
+    for name, r in report["recipes"].items():
+        print(f"  {name:24s} mean val gain {r['mean_val_gain_pct']:+.2f} %")
+    print(f"| {'target':16s} | {'base':>6s} | {'adapter':>7s} | {'control':>7s} | {'base-adapter %':>22s} | "
+          f"{'control-adapter %':>22s} | {'realism b/a/real/corpus/random':>32s} | {'fit gain a/real':>15s} | {'copy p95 a/real':>15s} |")
+    for artist, e in report["targets"].items():
+        n, b, c, s = e["nll_per_note"], e["base_minus_adapter"], e["control_minus_adapter"], e["samples"]
+        real = " / ".join(f"{s[k]['realism']:.2f}" for k in ("base", "adapter", "real_held_out", "corpus_artists",
+                                                             "random_notes"))
+        print(f"| {artist + (' *' if artist in report['report'] else ''):16s} | {n['base']:6.3f} | {n['adapter']:7.3f} "
+              f"| {n['control']:7.3f} | {b['pct']:+6.2f} [{b['lo']:+5.2f},{b['hi']:+5.2f}] "
+              f"| {c['pct']:+6.2f} [{c['lo']:+5.2f},{c['hi']:+5.2f}] | {real:>32s} "
+              f"| {s['adapter']['fit_gain']:6.3f}/{s['real_held_out']['fit_gain']:6.3f} "
+              f"| {s['adapter']['copy_p95']:6.1f}/{s['real_held_out']['copy_p95']:6.1f} |")
+    print(f"* report target (not used to choose the recipe); wall {report['wall_s']} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
