@@ -159,8 +159,8 @@ def generate_window(
             for i, a, b in zip(free, on_register, on_grammar):
                 masked_register[active[i]] += a
                 masked_grammar[active[i]] += b
-            nucleus = state.nucleus_rows(rows[free_t]) if hasattr(state, "nucleus_rows") else None
-            probs = process_logits(logits[free_t], allowed, settings.temperature, settings.top_k, settings.top_p, nucleus)
+            probs = process_logits(logits[free_t], allowed, settings.temperature, settings.top_k, settings.top_p,
+                                   state.nucleus_rows(rows[free_t]))
             toks[free_t] = sample(probs, [generators[active[i]] for i in free])
         rec = state.advance(toks, rows)
         if callback is not None:

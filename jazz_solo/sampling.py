@@ -78,6 +78,10 @@ class _LeadGrammar:
         out[T.NOTE_ON : T.NOTE_ON + _PITCHES] = ~self.register
         return out
 
+    def nucleus_rows(self, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor | None:
+        """Rows that top-p applies to (None: all of them)."""
+        return None
+
 
 class GrammarState(_LeadGrammar):
     """Per-sample lead state of one window for the performance vocabulary: sounding pitches,
