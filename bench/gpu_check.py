@@ -90,7 +90,7 @@ def environment(python: str) -> dict[str, str]:
                               capture_output=True, text=True, check=True).stdout.strip()
         Path(ours, "_gpu_check_found_python.pth").write_text("\n".join(json.loads(found)) + "\n")
     reqs = requirements_without_torch()
-    check = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--dry-run", "-q", "--no-index",
+    check = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--dry-run", "--no-index",
                             "--find-links", str(WORK / "wheels"), "-r", str(reqs)], capture_output=True, text=True)
     if "Would install" in check.stdout or check.returncode != 0:
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index",
@@ -112,6 +112,12 @@ def run(step: str, cmd: list[str], env: dict, timeout: int, cwd: Path = ROOT) ->
         out = (err.stdout or b"").decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
     log.write_text(out)
     return status, time.monotonic() - start, out
+
+
+def progress(rows: list, row: tuple) -> None:
+    """Keep the row for the table and print it now, so a lease that ends mid-check still shows the rows done."""
+    rows.append(row)
+    print(f"gpu_check: {row[0]}: {row[1]} in {row[2]:.0f} s: {row[3]}", flush=True)
 
 
 def last_line(out: str, pattern: str = r".") -> str:
@@ -164,6 +170,8 @@ def main() -> int:
     ap.add_argument("--corpus-artists", type=int, default=20, help="--prepare: dev artists copied for the corpus")
     ap.add_argument("--python", default=sys.executable, help="the python whose torch to use")
     ap.add_argument("--pretrain-steps", type=int, default=1500, help="pod-size pretraining steps (~2 min on an H100)")
+    ap.add_argument("--quality-timeout", type=int, default=420,
+                    help="seconds for the pod-size quality run (lower it to fit a short device lease)")
     args = ap.parse_args()
     if args.prepare:
         prepare(args.python_version, args.corpus_artists)
@@ -185,33 +193,34 @@ def main() -> int:
 
     status, secs, out = run("cuda_tests", [py, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider",
                                            "tests/test_cuda.py"], env, 120)
-    rows.append(("CUDA tests (bf16 forward, bf16 training)", status, secs, last_line(out, r"passed|failed|error")))
+    progress(rows, ("CUDA tests (bf16 forward, bf16 training)", status, secs, last_line(out, r"passed|failed|error")))
 
     tiny = WORK / "tiny"
     shutil.rmtree(tiny, ignore_errors=True)
     status, secs, out = run("tiny_pipeline", snakemake_cmd(py, tiny, ROOT / "tests" / "configs" / "tiny.yaml"), env, 240)
     device = last_line((tiny / "results" / "logs").joinpath("pretrain").exists() and "\n".join(
         p.read_text() for p in (tiny / "results" / "logs" / "pretrain").rglob("*.log")) or "", r"device")
-    rows.append(("tiny pipeline, bf16 on the GPU", status, secs, device or last_line(out, r"steps .* done")))
+    progress(rows, ("tiny pipeline, bf16 on the GPU", status, secs, device or last_line(out, r"steps .* done")))
 
     status, secs, out = run("bench_train", [py, "bench/bench_train.py", "--layers", "6", "--embd", "512", "--heads", "8",
                                             "--batch", "32", "--steps", "8"], env, 180)
-    rows.append(("bench_train 6 x 512 (GPU)", status, secs, last_line(out, r"tok|FLOP")))
+    progress(rows, ("bench_train 6 x 512 (GPU)", status, secs, last_line(out, r"tok|FLOP")))
 
     status, secs, out = run("bench_generate", [py, "bench/bench_generate.py", "--sizes", "pod", "--files", "1",
                                                "--new-tokens", "256"], env, 180)
-    rows.append(("bench_generate 6 x 512 (CPU decode)", status, secs, last_line(out, r"tok/s|real-time|x")))
+    progress(rows, ("bench_generate 6 x 512 (CPU decode)", status, secs, last_line(out, r"tok/s|real-time|x")))
 
     data = WORK / "data"
     if not data.is_dir():
-        rows.append(("pod-size quality run", "skipped", 0.0, "no bench/.gpu/data: run --prepare where the dev data is"))
+        progress(rows, ("pod-size quality run", "skipped", 0.0, "no bench/.gpu/data: run --prepare where the dev data is"))
     else:
         quality = WORK / "quality"
         shutil.rmtree(quality, ignore_errors=True)
         quality.mkdir(parents=True)
         (quality / "override.yaml").write_text(json.dumps(quality_override(data, args.pretrain_steps)))
-        status, secs, out = run("quality_run", snakemake_cmd(py, quality, quality / "override.yaml"), env, 420)
-        rows.append(("pod-size quality run (6 x 512, dev data)", status, secs, quality_figures(quality)))
+        status, secs, out = run("quality_run", snakemake_cmd(py, quality, quality / "override.yaml"), env,
+                                  args.quality_timeout)
+        progress(rows, ("pod-size quality run (6 x 512, dev data)", status, secs, quality_figures(quality)))
 
     width = max(len(r[0]) for r in rows)
     print(f"gpu_check: {gpu}, torch {torch_version}, python {sys.version.split()[0]}; logs in {WORK / 'logs'}")
