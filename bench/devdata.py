@@ -56,7 +56,7 @@ def window_pieces(index_tsv: Path) -> list[str]:
 
 def select(ws: WindowSet, keep: list[bool]) -> WindowSet:
     idx = [i for i, k in enumerate(keep) if k]
-    return WindowSet.from_sequences([ws[i] for i in idx], [int(ws.sep_pos[i]) for i in idx])
+    return ws.take(idx)
 
 
 def artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], artist: str) -> WindowSet:
