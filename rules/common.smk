@@ -29,7 +29,7 @@ if workflow.is_main_process and not any(Path(".snakemake/locks").glob("*")):
     for _path, _reason in set_aside_corrupt(RESULTS):
         print(f"jazz-solo: {_reason}; set aside as {_path.name}.corrupt, rebuilding", file=sys.stderr)
 DATA_DIR = f"{RESULTS}/data"
-DATA_PATTERN = sweep.pattern("data")  # vocabulary~{vocabulary}/split_pitch~{split_pitch}
+DATA_PATTERN = sweep.pattern("data")  # vocabulary~{vocabulary}/sequence~{sequence}/split_pitch~{split_pitch}
 TRAIN_PATTERN = sweep.pattern("train")  # + lora_r~{lora_r}/...
 GEN_PATTERN = sweep.pattern("gen")  # + temperature~{temperature}/...
 SOURCES = ("corpus", "target")
