@@ -54,6 +54,8 @@ class GenSettings:
     vocabulary: str = vocab.DEFAULT
     split_pitch: int = 60
     sequence: str = causal_sequence.DEFAULT
+    chunk_seconds: float = 0.1       # causal: comping heard in chunks this long
+    lookahead_seconds: float = 0.1   # causal: the solo is decided this far past what was heard
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "GenSettings":
@@ -70,6 +72,8 @@ class GenSettings:
             vocabulary=str(d["vocabulary"]),
             split_pitch=int(d["split_pitch"]),
             sequence=str(d.get("sequence", causal_sequence.DEFAULT)),
+            chunk_seconds=float(g.get("chunk_seconds", 0.1)),
+            lookahead_seconds=float(g.get("lookahead_seconds", 0.1)),
         )
 
     @property
