@@ -32,9 +32,10 @@ from conftest import PROJECT_ROOT, comping_and_lead
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}
 
 
-def make_adapter(root: Path, vocabulary: str = "duration") -> Path:
-    """A random tiny base (save_base) + a LoRA adapter with non-zero weights, base path relative."""
-    base = build_model(TINY, seed=0, data={"vocabulary": vocabulary, "split_pitch": 60})
+def make_adapter(root: Path, vocabulary: str = "duration", **data) -> Path:
+    """A random tiny base (save_base) + a LoRA adapter with non-zero weights, base path relative;
+    ``data``: other recorded data settings (sequence="causal", ...)."""
+    base = build_model(TINY, seed=0, data={"vocabulary": vocabulary, "split_pitch": 60, **data})
     save_base(base, root / "base")
     lora = LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     return save_adapter(get_peft_model(base, lora), root / "adapter", root / "base")
