@@ -14,7 +14,8 @@ The pieces, each usable (and tested) on its own:
 * :class:`ChunkBehind` - the windowed model's mode: a chunk of comping is recorded, its solo is
   written by :class:`jazz_solo.serve.StreamSession` and played during the next chunk.
 * :func:`soloist_for` - the one of the two the model was trained for.
-* :func:`run` - the loop: drain the input, let the soloist decide notes, hand them to the scheduler.
+* :func:`play` - the loop: drain the input, let the soloist decide notes, hand them to the
+  scheduler (:func:`run` between two ports; bench/bench_realtime.py feeds it without ports).
 
 Times are seconds on the session clock (0 = when the loop started).
 """
@@ -204,6 +205,7 @@ class _Due:
     note: int = field(compare=False)  # the note's id: an off ends only its own note
     pitch: int = field(compare=False)
     velocity: int = field(compare=False)
+    end: float = field(default=0.0, compare=False)  # a note_on's meant end
 
 
 class Scheduler(threading.Thread):
@@ -213,7 +215,7 @@ class Scheduler(threading.Thread):
     again while it sounds is ended just before, and :meth:`close` ends whatever sounds and drops
     notes not yet started. ``lateness`` holds sent-minus-meant seconds of every note_on."""
 
-    def __init__(self, send: Callable[[Any], None], clock: Callable[[], float]) -> None:
+    def __init__(self, send: Callable[[Any], None], clock: Callable[[], float], played: list[Note] | None = None) -> None:
         super().__init__(name="jazz-solo-scheduler", daemon=True)
         import mido
 
@@ -227,13 +229,15 @@ class Scheduler(threading.Thread):
         self._closed = False
         self.lateness: list[float] = []
         self.sent_notes = 0
+        self.first_sent: float | None = None
+        self.played = played  # notes as sent: (sent time, meant end, pitch, velocity)
 
     def add(self, notes: Iterable[Note]) -> None:
         """Schedule notes (session seconds); ones already due are sent at once (and counted late)."""
         with self._cv:
             for n in notes:
                 nid = next(self._ids)
-                heapq.heappush(self._due, _Due(n.start, nid * 2, "on", nid, n.pitch, n.velocity))
+                heapq.heappush(self._due, _Due(n.start, nid * 2, "on", nid, n.pitch, n.velocity, n.end))
                 heapq.heappush(self._due, _Due(max(n.end, n.start), nid * 2 + 1, "off", nid, n.pitch, 0))
             self._cv.notify()
 
@@ -251,7 +255,11 @@ class Scheduler(threading.Thread):
             if due.pitch in self._sounding:
                 self._off(due.pitch)
             self._send(self._msg("note_on", note=due.pitch, velocity=max(1, min(127, due.velocity))))
-            self.lateness.append(self.clock() - due.time)
+            sent = self.clock()
+            self.lateness.append(sent - due.time)
+            self.first_sent = sent if self.first_sent is None else self.first_sent
+            if self.played is not None:
+                self.played.append(Note(sent, max(due.end, sent), due.pitch, due.velocity))
             self._sounding[due.pitch] = due.note
             self.sent_notes += 1
         elif self._sounding.get(due.pitch) == due.note:  # else it was already ended by a restrike
@@ -359,15 +367,27 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
 
 def run(inport: Any, outport: Any, soloist: Soloist, stop: threading.Event | None = None,
         seconds: float | None = None, on_ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """:func:`play` between MIDI ports: comping read from ``inport``, the solo sent to ``outport``."""
+    queue = InputQueue(time.monotonic).listen(inport)
+    try:
+        return play(queue, outport.send, soloist, stop, seconds, on_ready)
+    finally:
+        queue.close()
+
+
+def play(queue: InputQueue, send: Callable[[Any], None], soloist: Soloist, stop: threading.Event | None = None,
+         seconds: float | None = None, on_ready: Callable[[], None] | None = None,
+         played: list[Note] | None = None) -> dict[str, Any]:
     """Play along until ``stop`` is set (or ``seconds`` pass); returns timing stats.
 
-    The session starts with the first note heard (its time is 0): no solo over the silence before
-    the player starts, whenever the ports get connected. Steps fall on a fixed grid of
-    ``soloist.period`` from there (a step that overruns skips the grid points it missed: they count
-    as ``deadline_misses``). ``recency_gap_s``: a solo note's time minus the time up to which the
-    comping had been heard when it was decided."""
+    ``queue`` stamps comping with time.monotonic; ``send`` takes the solo's mido messages; the
+    notes as sent (onset = when the note_on went out) are appended to ``played``. The session
+    starts with the first note heard (its time is 0): no solo over the silence before the player
+    starts, whenever the ports get connected. Steps fall on a fixed grid of ``soloist.period``
+    from there (a step that overruns skips the grid points it missed: they count as
+    ``deadline_misses``). ``recency_gap_s``: a solo note's time minus the time up to which the
+    comping had been heard when it was decided; ``first_note_s``: when the first note_on went out."""
     stop = stop or threading.Event()
-    queue = InputQueue(time.monotonic).listen(inport)
     steps, step_s, misses, heard, gaps = 0, [], 0, 0, []
     if on_ready:
         on_ready()
@@ -375,7 +395,7 @@ def run(inport: Any, outport: Any, soloist: Soloist, stop: threading.Event | Non
         pass
     t0 = first if first is not None else time.monotonic()
     clock = lambda: time.monotonic() - t0  # noqa: E731 - the session clock
-    scheduler = Scheduler(outport.send, clock)
+    scheduler = Scheduler(send, clock, played)
     scheduler.start()
     try:
         scheduler.add(soloist.begin())
@@ -396,8 +416,9 @@ def run(inport: Any, outport: Any, soloist: Soloist, stop: threading.Event | Non
             misses += missed
             next_step += soloist.period * (1 + missed)
     finally:
-        queue.close()
         scheduler.close()
     return {"steps": steps, "comping_events": heard, "step_s": percentiles(step_s), "deadline_misses": misses,
-            "solo_notes": scheduler.sent_notes, "lateness_s": percentiles(scheduler.lateness),
-            "recency_gap_s": percentiles(gaps)}
+            "solo_notes": scheduler.sent_notes, "first_note_s": scheduler.first_sent,
+            "lateness_s": percentiles(scheduler.lateness), "recency_gap_s": percentiles(gaps),
+            # notes decided after their own onset had passed (sent late whatever the compute)
+            "decided_after_onset": round(sum(g < 0 for g in gaps) / len(gaps), 4) if gaps else None}
