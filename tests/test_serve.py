@@ -148,6 +148,38 @@ def causal_adapter(tmp_path_factory) -> Path:
     return make_adapter(tmp_path_factory.mktemp("causal"), sequence="causal", max_sequence=128)
 
 
+def test_mcp_stdio_causal_stream(causal_adapter, tmp_path):
+    """The MCP stream tools over a causal model, through the SDK's stdio client: 250 ms chunks in,
+    each answer the solo of the next 250 ms (timed from the chunk's end)."""
+    from jazz_solo.midi_io import write_midi
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "jazz_solo", "serve", "--adapter",
+                                                                 str(causal_adapter)], cwd=str(PROJECT_ROOT))
+    cond, _ = split_roles(comping_and_lead(3.0, seed=2), 60)
+    chunk = 0.25
+    answers = []
+
+    async def session():
+        async with Client(params, read_timeout_seconds=120) as client:
+            assert json.loads(_text(await client.call_tool("describe_model", {})))["stream_mode"] == "causal"
+            opened = json.loads(_text(await client.call_tool("start_session", {"seed": 2})))
+            assert opened["mode"] == "causal"
+            for k in range(12):
+                lo = k * chunk
+                notes = [n._replace(start=n.start - lo, end=n.end - lo) for n in cond if lo <= n.start < lo + chunk]
+                data = write_midi(tmp_path / f"c{k}.mid", {"comping": notes}).read_bytes() if notes else b""
+                res = await client.call_tool("stream_chunk", {"session_id": opened["session_id"], "chunk_seconds": chunk,
+                                                              "midi_base64": base64.b64encode(data).decode()})
+                assert not res.is_error, _text(res)
+                answers.append(json.loads(_text(res))["notes"])
+            assert json.loads(_text(await client.call_tool("end_session", {"session_id": opened["session_id"]})))[
+                "chunks"] == 12
+
+    anyio.run(session)
+    assert answers[0] == [] and sum(map(len, answers)) > 0
+    assert all(0 <= n[0] < chunk and n[1] > n[0] and n[2] > 60 for notes in answers for n in notes)
+
+
 def test_causal_stream_follows_the_chunk_just_heard(causal_adapter, adapter):
     """A causal model streams causally: each 250 ms chunk's answer is the solo of the next 250 ms,
     decided having heard the comping up to the chunk's end; a windowed model stays chunk-behind."""
