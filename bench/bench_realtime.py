@@ -239,7 +239,7 @@ def main() -> None:
             print(f"offline_causal_solo of the same comping: {time.perf_counter() - t:.1f} s of compute")
         # warm up outside the clock (a server loads and warms up before the set starts)
         warm = live_midi.soloist_for(engine, args.seed + 1, args.control_chunk_seconds)
-        warm.begin()
+        warm.begin([])
         warm.step([], warm.period)
         soloist = live_midi.soloist_for(engine, args.seed, args.control_chunk_seconds)
         stats = play_in_real_time(engine, soloist, cond, seconds)
