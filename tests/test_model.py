@@ -42,7 +42,7 @@ def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
     data = {"vocabulary": "performance", "split_pitch": 55, "window_seconds": 8.0, "hop_seconds": 4.0}
     save_base(build_model(TINY, seed=0, data=data), tmp_path / "base")
     saved = json.loads((tmp_path / "base" / "config.json").read_text())[RECORD_KEY]
-    assert saved == {"vocabulary": "performance", "split_pitch": 55, "window_seconds": 8.0}
+    assert saved == {"vocabulary": "performance", "sequence": "windowed", "split_pitch": 55, "window_seconds": 8.0}
     model = load_base(tmp_path / "base")
     assert recorded_data(model) == saved == recorded_base_data(tmp_path / "base")
     check_data(saved, {"vocabulary": "performance", "split_pitch": 55}, "m")
@@ -56,7 +56,14 @@ def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
     cfg = json.loads((tmp_path / "base" / "config.json").read_text())
     del cfg[RECORD_KEY]
     (tmp_path / "base" / "config.json").write_text(json.dumps(cfg))
-    assert recorded_base_data(tmp_path / "base") == {"vocabulary": "performance"}
+    assert recorded_base_data(tmp_path / "base") == {"vocabulary": "performance", "sequence": "windowed"}
+    # a record from before sequence formats reads as windowed, and a causal use of it is refused
+    cfg[RECORD_KEY] = {"vocabulary": "duration", "split_pitch": 60}
+    (tmp_path / "base" / "config.json").write_text(json.dumps(cfg))
+    old = recorded_base_data(tmp_path / "base")
+    assert old["sequence"] == "windowed"
+    with pytest.raises(ValueError, match=r"data.sequence = 'windowed', but .* 'causal'"):
+        check_data(old, {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60}, "m")
 
 
 def test_same_seed_same_initial_weights():
