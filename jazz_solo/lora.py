@@ -21,9 +21,9 @@ from .config import config_hash
 from .evaluation_nll import chance_nll, nll_totals
 from .model import BASE_WEIGHTS, RECORD_FILE, check_data, data_record, load_base, pick_device, recorded_data
 from .plots import loss_curve
+from .settings import TrainSettings
 from .train import (
     FitResult,
-    TrainSettings,
     clear_checkpoint,
     dataset_settings,
     fit,

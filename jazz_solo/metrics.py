@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from .tokens import Note, to_tick
 
 EPS = 1e-9
-DEFAULT_THRESHOLD_MS = 180.0
 HARMONIC_WINDOW_S = 1.0
 HELD_SECONDS = 4.0
 TRITONE = 6
@@ -39,7 +38,7 @@ def _sorted(notes: Sequence[Note]) -> list[Note]:
 # --- the earlier tool's three -------------------------------------------------------------
 
 
-def dead_air_ratio(notes: Sequence[Note], threshold_ms: float = DEFAULT_THRESHOLD_MS) -> float:
+def dead_air_ratio(notes: Sequence[Note], threshold_ms: float) -> float:
     """Share of inter-onset gaps that are long.
 
     ``#{i : onset[i+1] - onset[i] >= threshold} / max(1, n - 1)`` over the notes sorted by
@@ -97,7 +96,7 @@ def _union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]
 
 def silence_ratio(
     notes: Sequence[Note],
-    threshold_ms: float = DEFAULT_THRESHOLD_MS,
+    threshold_ms: float,
     span: tuple[float, float] | None = None,
 ) -> float:
     """Share of the span in which no note sounds, counting only silences >= threshold.
@@ -306,13 +305,12 @@ NOTE_METRICS = {
     "harmonic_fit": lambda lead, cond, span, thr: harmonic_fit(lead, cond),
     "harmonic_fit_gain": lambda lead, cond, span, thr: harmonic_fit_gain(lead, cond),
 }
-LEGACY = ("dead_air_ratio", "repetition_4gram", "note_density")
 
 
 def sample_metrics(
     lead: Sequence[Note],
     conditioning: Sequence[Note],
-    threshold_ms: float = DEFAULT_THRESHOLD_MS,
+    threshold_ms: float,
     span: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """Every metric of :data:`NOTE_METRICS` for one lead over its conditioning.
