@@ -1,17 +1,16 @@
 # Data stage: music21 demo corpus -> MIDI (demo_midi), parse/quarantine/split (ingest),
-# role split + windows + transpositions per split_pitch (tokenize). DESIGN §1-2.
-include: "data_functions.smk"
+# role split + windows + transpositions per data instance (tokenize). docs/architecture.md#data
 
 
 rule demo_midi:
     output:
-        directory(f"{RESULTS}/demo_midi/{{collection}}"),
+        directory(paths.demo_midi()),
     params:
         pieces=demo_count,
     log:
-        f"{RESULTS}/logs/demo_midi/{{collection}}.log",
+        paths.log("demo_midi/{collection}"),
     benchmark:
-        f"{RESULTS}/benchmarks/demo_midi/{{collection}}.tsv"
+        paths.benchmark("demo_midi/{collection}")
     threads: 8
     conda:
         "../envs/data.yaml"
@@ -23,17 +22,17 @@ rule ingest:
     input:
         INGEST_INPUTS,
     output:
-        pieces=f"{DATA_DIR}/pieces.tsv",
-        quarantine=f"{DATA_DIR}/quarantine.tsv",
+        pieces=paths.pieces(),
+        quarantine=paths.quarantine(),
     params:
-        corpus=config["data"]["corpus"],
-        target=config["data"]["target"],
-        split_ratios=config["data"]["split_ratios"],
-        seed=config["seed"],
+        corpus=SETTINGS.data.corpus,
+        target=SETTINGS.data.target,
+        split_ratios=SETTINGS.data.split_ratios,
+        seed=SETTINGS.seed,
     log:
-        f"{RESULTS}/logs/ingest.log",
+        paths.log("ingest"),
     benchmark:
-        f"{RESULTS}/benchmarks/ingest.tsv"
+        paths.benchmark("ingest")
     threads: 8
     conda:
         "../envs/data.yaml"
@@ -43,26 +42,19 @@ rule ingest:
 
 rule tokenize:
     input:
-        pieces=f"{DATA_DIR}/pieces.tsv",
+        pieces=paths.pieces(),
     output:
-        npz=expand(f"{DATA_SET_DIR}/{{name}}.npz", name=DATA_SETS, allow_missing=True),
-        index=expand(f"{DATA_SET_DIR}/{{name}}.index.tsv", name=DATA_SETS, allow_missing=True),
-        summary=f"{DATA_SET_DIR}/dataset_summary.json",
+        npz=[paths.window_set(name) for name in paths.DATA_SETS],
+        index=[f"{paths.data_dir()}/{name}.index.tsv" for name in paths.DATA_SETS],
+        summary=paths.dataset_summary(),
     params:
         data=tokenize_data_config,
     log:
-        f"{RESULTS}/logs/tokenize/{DATA_PATTERN}.log",
+        paths.log("tokenize", "data"),
     benchmark:
-        f"{RESULTS}/benchmarks/tokenize/{DATA_PATTERN}.tsv"
+        paths.benchmark("tokenize", "data")
     threads: 8
     conda:
         "../envs/data.yaml"
     script:
         "../workflow_scripts/tokenize.py"
-
-
-FINAL_TARGETS.extend(
-    f"{DATA_DIR}/{inst}/{name}"
-    for inst in instances("data")
-    for name in ["dataset_summary.json"] + [f"{s}.npz" for s in DATA_SETS] + [f"{s}.index.tsv" for s in DATA_SETS]
-)

@@ -1,21 +1,20 @@
-# Evaluation (DESIGN §4): the real reference and the target's training phrases (copy check) once
-# per split_pitch, then metrics.json per candidate.
-EVAL_LOGS = f"{RESULTS}/logs/evaluate"
+# Evaluation (docs/architecture.md#metrics): the real reference and the target's training phrases
+# (copy check) once per data instance, then metrics.json per candidate.
 
 
 rule reference:
     input:
-        pieces=f"{DATA_DIR}/pieces.tsv",
+        pieces=paths.pieces(),
     output:
-        f"{DATA_DIR}/{DATA_PATTERN}/reference.json",
+        paths.reference(),
     params:
         # the generated samples cover the first max_seconds of each test piece: cap the same way
-        max_seconds=config["generate"]["max_seconds"],
+        max_seconds=SETTINGS.generate.max_seconds,
         evaluate=config["evaluate"],
     log:
-        f"{EVAL_LOGS}/reference/{DATA_PATTERN}.log",
+        paths.log("evaluate/reference", "data"),
     benchmark:
-        f"{RESULTS}/benchmarks/reference/{DATA_PATTERN}.tsv"
+        paths.benchmark("reference", "data")
     conda:
         "../envs/eval.yaml"
     script:
@@ -24,11 +23,11 @@ rule reference:
 
 rule train_phrases:
     input:
-        pieces=f"{DATA_DIR}/pieces.tsv",
+        pieces=paths.pieces(),
     output:
-        f"{DATA_DIR}/{DATA_PATTERN}/target_train_phrases.json",
+        paths.train_phrases(),
     log:
-        f"{EVAL_LOGS}/train_phrases/{DATA_PATTERN}.log",
+        paths.log("evaluate/train_phrases", "data"),
     conda:
         "../envs/eval.yaml"
     script:
@@ -37,22 +36,19 @@ rule train_phrases:
 
 rule evaluate:
     input:
-        jsonl=f"{RESULTS}/gen/{GEN_PATTERN}/samples.jsonl",
-        samples=f"{RESULTS}/gen/{GEN_PATTERN}/samples",
-        reference=f"{DATA_DIR}/{DATA_PATTERN}/reference.json",
+        jsonl=f"{paths.gen_dir()}/samples.jsonl",
+        samples=f"{paths.gen_dir()}/samples",
+        reference=paths.reference(),
         phrases=rules.train_phrases.output[0],
     output:
-        f"{RESULTS}/gen/{GEN_PATTERN}/metrics.json",
+        paths.metrics(),
     params:
         evaluate=config["evaluate"],
     log:
-        f"{EVAL_LOGS}/{GEN_PATTERN}.log",
+        paths.log("evaluate", "gen"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{GEN_PATTERN}.tsv"
+        paths.benchmark("evaluate", "gen")
     conda:
         "../envs/eval.yaml"
     script:
         "../workflow_scripts/evaluate.py"
-
-
-FINAL_TARGETS.extend(f"{RESULTS}/gen/{c}/metrics.json" for c in instances("gen"))

@@ -2,7 +2,6 @@
 # base model alone and the best's revalidated samples over the same comping, rendered with
 # FluidSynth. Without a synthesizer the page says what to install; `synth` is a param, so
 # installing one reruns this rule (and only it) on the next `snakemake`.
-from jazz_solo import audio
 
 
 rule audio_previews:
@@ -14,7 +13,7 @@ rule audio_previews:
         # One page per piece (<piece>.html, or no-audio.html saying why): the report's 2-MiB
         # limit per page, see jazz_solo/listen.py. Clips, their MIDI and clips.json beside them.
         report(
-            directory(f"{REPORT_DIR}/listen"),
+            directory(f"{paths.report_dir()}/listen"),
             patterns=["{piece}.html"],
             caption="../report/listen.rst",
             category="4. Listen",
@@ -22,7 +21,7 @@ rule audio_previews:
         ),
     params:
         sections=candidate_sections(),
-        synth=audio.synth_status(),
+        synth=synth_status(),
         max_pieces=2,
         per_piece=4,
         max_seconds=60.0,  # clips are previews: the first minute at most
@@ -30,13 +29,11 @@ rule audio_previews:
     resources:
         gpu=1,
     log:
-        f"{SELECT_LOGS}/audio_previews.log",
+        paths.log("select/audio_previews"),
     benchmark:
-        f"{RESULTS}/benchmarks/audio_previews.tsv"
+        paths.benchmark("audio_previews")
     conda:
         "../envs/audio.yaml"
     script:
         "../workflow_scripts/audio_previews.py"
 
-
-FINAL_TARGETS.append(rules.audio_previews.output[0])
