@@ -129,11 +129,3 @@ def rank(rows: Sequence[Mapping[str, Any]], rule: str = "realism", min_notes: fl
         r["rank"] = None
     return eligible + excluded
 
-
-def best(rows: Sequence[Mapping[str, Any]], rule: str = "realism", min_notes: float = 0) -> dict[str, Any]:
-    """The winning row; ValueError naming every candidate's exclusion reason when none qualifies."""
-    ranked = rank(rows, rule, min_notes)
-    if not ranked or ranked[0]["rank"] is None:
-        reasons = "; ".join(f"{r['candidate']}: {r['excluded']}" for r in ranked) or "no candidates"
-        raise ValueError(f"no candidate qualifies under select.rule={rule} ({reasons})")
-    return ranked[0]
