@@ -1,4 +1,4 @@
-"""Conditioned solo generation, window by window, with a KV cache (DESIGN §2-§3).
+"""Conditioned solo generation, window by window, with a KV cache (docs/architecture.md#generation).
 
 Layers, from the inside out (each usable on its own, e.g. by the real-time server):
 

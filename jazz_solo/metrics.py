@@ -1,6 +1,6 @@
-"""Per-sample solo metrics (DESIGN §4): small pure functions over lists of :class:`Note`.
+"""Per-sample solo metrics (docs/architecture.md#metrics): small pure functions over lists of :class:`Note`.
 
-The first three are the earlier tool's, kept exactly so old numbers stay comparable. On their
+The first three are the project's original metrics, kept exactly so old numbers stay comparable. On their
 own they reward unrealistic output (Brad Mehldau's real right hand scores a dead-air ratio of
 0.625, worse than near-random samples), so the others describe what real solos look like and
 ``realism_distance`` (in :mod:`jazz_solo.evaluate`) compares them with real music.
@@ -35,7 +35,7 @@ def _sorted(notes: Sequence[Note]) -> list[Note]:
     return sorted(notes, key=lambda n: (n.start, n.pitch))
 
 
-# --- the earlier tool's three -------------------------------------------------------------
+# --- the original three (docs/architecture.md#metrics) -------------------------------------
 
 
 def dead_air_ratio(notes: Sequence[Note], threshold_ms: float) -> float:
@@ -68,7 +68,7 @@ def repetition_4gram(notes: Sequence[Note]) -> float:
 def note_density(notes: Sequence[Note]) -> float:
     """Notes per second: ``n / (end(last) - start(first))`` over the notes sorted by (onset, pitch).
 
-    Read literally as the earlier tool did: ``last`` is the last note in that order (at the
+    Read literally as the original definition does (docs/architecture.md#metrics): ``last`` is the last note in that order (at the
     latest onset, the highest pitch) and its *end* closes the span, even if an earlier note
     rings longer. No notes -> 0.0; a span <= 0 (zero-length notes at one instant) -> 0.0, as
     no rate can be measured.

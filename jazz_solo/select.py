@@ -2,11 +2,11 @@
 
 Two rules (``select.rule``):
 
-- ``realism`` (DESIGN §4, default): drop candidates whose status is not ok, that produced grammar
+- ``realism`` (docs/architecture.md#selection, default): drop candidates whose status is not ok, that produced grammar
   errors, or that average fewer than ``select.min_notes`` lead notes per sample; rank by
   ``realism_distance`` (lower), then ``harmonic_fit_gain`` (higher), then ``avg_dead_air_ratio``
   (lower), then the candidate id.
-- ``legacy`` (the earlier tool's rule, kept for comparability): rank by ``avg_dead_air_ratio``,
+- ``legacy`` (the original rule, kept for comparability; docs/architecture.md#selection): rank by ``avg_dead_air_ratio``,
   then ``avg_repetition_4gram``, then ``|avg_note_density - 1|`` (all lower), then the candidate id;
   only failed candidates are dropped, because that rule never looked at anything else.
 

@@ -1,6 +1,6 @@
-"""Event vocabulary and exact encode/decode (DESIGN §2).
+"""Event vocabulary and exact encode/decode (docs/architecture.md#token-format).
 
-Ids 0-389 are those of the earlier tool, so its token files stay readable:
+Ids 0-389 are those of the project's first token format, so its token files stay readable:
 
 ====== =====================================================
 ids    event

@@ -28,7 +28,7 @@ def line(onsets, length=0.1, pitches=None):
     return [n(t, t + length, (pitches[i] if pitches else 60 + i % 12)) for i, t in enumerate(onsets)]
 
 
-# --- the earlier tool's definitions -------------------------------------------------------
+# --- the original definitions (docs/architecture.md#metrics) ------------------------------
 
 
 def test_dead_air_eighth_line_at_160_bpm_is_one(roundtrip):
