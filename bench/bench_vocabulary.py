@@ -31,12 +31,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jazz_solo import metrics, vocab  # noqa: E402
+from jazz_solo import metrics  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
 from bench.devdata import CORPUS, DEV, MODEL, adapter_for, artist_windows, ingest_dev, pretrain_base  # noqa: E402
 from jazz_solo.dataset import build_dataset  # noqa: E402

@@ -153,7 +153,7 @@ def build_clips(
         plan = [(c, {k: cap(v, max_seconds) for k, v in t.items()}) for c, t in plan]
         kbps = page_kbps([audio.clip_frames(t) / audio.SAMPLE_RATE for _, t in plan])
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            clips += list(pool.map(lambda job: _render(*job, synth, out_dir, kbps), plan))
+            clips += list(pool.map(lambda job: _render(*job, synth, out_dir, kbps), plan))  # noqa: B023 - list() consumes the map within this iteration
         log.info("%s: %d clips at %.0f kbit/s", piece_id, len(plan), kbps)
     return clips
 

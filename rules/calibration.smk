@@ -11,16 +11,16 @@ rule calibration:
         phrases=rules.train_phrases.output[0],
     output:
         paths.calibration(),
-    params:
-        generate=config["generate"],
-        evaluate=config["evaluate"],
-        seed=SETTINGS.seed,
     log:
         paths.log("evaluate/calibration", "data"),
     benchmark:
         paths.benchmark("calibration", "data")
     conda:
         "../envs/eval.yaml"
+    params:
+        generate=config["generate"],
+        evaluate=config["evaluate"],
+        seed=SETTINGS.seed,
     script:
         "../workflow_scripts/calibration.py"
 
@@ -70,11 +70,11 @@ rule calibration_chart:
         paths.leaderboard_tsv(),
     output:
         report(f"{paths.report_dir()}/calibration.png", caption="../report/calibration.rst", category="1. Sweep"),
-    params:
-        swept=swept(),
     log:
         paths.log("select/calibration_chart"),
     conda:
         "../envs/select.yaml"
+    params:
+        swept=swept(),
     script:
         "../workflow_scripts/calibration_chart.py"

@@ -92,10 +92,14 @@ def tokenize_data_config(wildcards):
 BASE_CHECKPOINT = SETTINGS.model.checkpoint
 if BASE_CHECKPOINT and not Path(BASE_CHECKPOINT, "config.json").is_file():
     # One line before any job runs, instead of a failing job later.
-    sys.exit(f"jazz-solo: config key 'model.checkpoint': {BASE_CHECKPOINT} has no config.json (not a base model directory)")
+    sys.exit(
+        f"jazz-solo: config key 'model.checkpoint': {BASE_CHECKPOINT} has no config.json (not a base model directory)"
+    )
 if BASE_CHECKPOINT:
     try:  # its vocabulary and split pitch must be the data's: one line now, not a failed job later
-        check_data(recorded_base_data(BASE_CHECKPOINT), config["data"], f"config key 'model.checkpoint' {BASE_CHECKPOINT}")
+        check_data(
+            recorded_base_data(BASE_CHECKPOINT), config["data"], f"config key 'model.checkpoint' {BASE_CHECKPOINT}"
+        )
     except ValueError as err:
         sys.exit(f"jazz-solo: {err}")
 
@@ -179,8 +183,11 @@ def final_targets():
     data, train, gen = instances("data"), instances("train"), instances("gen")
     index_files = [f"{name}.index.tsv" for name in paths.DATA_SETS]
     return [
-        *(f"{paths.data_dir(d)}/{name}" for d in data
-          for name in ["dataset_summary.json", *(f"{s}.npz" for s in paths.DATA_SETS), *index_files]),
+        *(
+            f"{paths.data_dir(d)}/{name}"
+            for d in data
+            for name in ["dataset_summary.json", *(f"{s}.npz" for s in paths.DATA_SETS), *index_files]
+        ),
         *(f"{paths.train_dir(t)}/eval.json" for t in train),
         *(f"{paths.gen_dir(g)}/samples.jsonl" for g in gen),
         *(paths.metrics(g) for g in gen),

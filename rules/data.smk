@@ -5,15 +5,15 @@
 rule demo_midi:
     output:
         directory(paths.demo_midi()),
-    params:
-        pieces=demo_count,
     log:
         paths.log("demo_midi/{collection}"),
     benchmark:
         paths.benchmark("demo_midi/{collection}")
-    threads: 8
     conda:
         "../envs/data.yaml"
+    threads: 8
+    params:
+        pieces=demo_count,
     script:
         "../workflow_scripts/demo_midi.py"
 
@@ -24,18 +24,18 @@ rule ingest:
     output:
         pieces=paths.pieces(),
         quarantine=paths.quarantine(),
+    log:
+        paths.log("ingest"),
+    benchmark:
+        paths.benchmark("ingest")
+    conda:
+        "../envs/data.yaml"
+    threads: 8
     params:
         corpus=SETTINGS.data.corpus,
         target=SETTINGS.data.target,
         split_ratios=SETTINGS.data.split_ratios,
         seed=SETTINGS.seed,
-    log:
-        paths.log("ingest"),
-    benchmark:
-        paths.benchmark("ingest")
-    threads: 8
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow_scripts/ingest.py"
 
@@ -47,14 +47,14 @@ rule tokenize:
         npz=[paths.window_set(name) for name in paths.DATA_SETS],
         index=[f"{paths.data_dir()}/{name}.index.tsv" for name in paths.DATA_SETS],
         summary=paths.dataset_summary(),
-    params:
-        data=tokenize_data_config,
     log:
         paths.log("tokenize", "data"),
     benchmark:
         paths.benchmark("tokenize", "data")
-    threads: 8
     conda:
         "../envs/data.yaml"
+    threads: 8
+    params:
+        data=tokenize_data_config,
     script:
         "../workflow_scripts/tokenize.py"

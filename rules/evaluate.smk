@@ -7,16 +7,16 @@ rule reference:
         pieces=paths.pieces(),
     output:
         paths.reference(),
-    params:
-        # the generated samples cover the first max_seconds of each test piece: cap the same way
-        max_seconds=SETTINGS.generate.max_seconds,
-        evaluate=config["evaluate"],
     log:
         paths.log("evaluate/reference", "data"),
     benchmark:
         paths.benchmark("reference", "data")
     conda:
         "../envs/eval.yaml"
+    params:
+        # the generated samples cover the first max_seconds of each test piece: cap the same way
+        max_seconds=SETTINGS.generate.max_seconds,
+        evaluate=config["evaluate"],
     script:
         "../workflow_scripts/reference.py"
 
@@ -42,13 +42,13 @@ rule evaluate:
         phrases=rules.train_phrases.output[0],
     output:
         paths.metrics(),
-    params:
-        evaluate=config["evaluate"],
     log:
         paths.log("evaluate", "gen"),
     benchmark:
         paths.benchmark("evaluate", "gen")
     conda:
         "../envs/eval.yaml"
+    params:
+        evaluate=config["evaluate"],
     script:
         "../workflow_scripts/evaluate.py"

@@ -10,19 +10,19 @@ rule generate:
     output:
         samples=directory(f"{paths.gen_dir()}/samples"),
         jsonl=f"{paths.gen_dir()}/samples.jsonl",
-    params:
-        generate=gen_settings,
-        data=gen_window_settings,
     log:
         paths.log("generate", "gen"),
     benchmark:
         paths.benchmark("generate", "gen")
+    conda:
+        "../envs/generate.yaml"
     # One thread: decoding is one token at a time, bound by per-op overhead, not arithmetic; with 2
     # threads on a busy 2-core box a demo-size step took 57 ms instead of 1.3 ms (thread hand-offs).
     threads: 1
     resources:
         gpu=1,
-    conda:
-        "../envs/generate.yaml"
+    params:
+        generate=gen_settings,
+        data=gen_window_settings,
     script:
         "../workflow_scripts/generate.py"

@@ -19,21 +19,20 @@ rule audio_previews:
             category="4. Listen",
             labels={"piece": "{piece}"},
         ),
-    params:
-        sections=candidate_sections(),
-        synth=synth_status(),
-        max_pieces=2,
-        per_piece=4,
-        max_seconds=60.0,  # clips are previews: the first minute at most
-    threads: 2  # clips render two at a time (the base-only solo decodes on one thread)
-    resources:
-        gpu=1,
     log:
         paths.log("select/audio_previews"),
     benchmark:
         paths.benchmark("audio_previews")
     conda:
         "../envs/audio.yaml"
+    threads: 2  # clips render two at a time (the base-only solo decodes on one thread)
+    resources:
+        gpu=1,
+    params:
+        sections=candidate_sections(),
+        synth=synth_status(),
+        max_pieces=2,
+        per_piece=4,
+        max_seconds=60.0,  # clips are previews: the first minute at most
     script:
         "../workflow_scripts/audio_previews.py"
-

@@ -21,16 +21,16 @@ rule leaderboard:
             labels={"table": "leaderboard"},
         ),
         md=paths.leaderboard_md(),
+    log:
+        paths.log("select/leaderboard"),
+    conda:
+        "../envs/select.yaml"
     params:
         candidates=instances("gen"),
         train_candidates=instances("train"),
         split_pitches=[combo["split_pitch"] for combo in sweep.combinations(config, "data")],
         rule=SETTINGS.select.rule,
         min_notes=SETTINGS.select.min_notes,
-    log:
-        paths.log("select/leaderboard"),
-    conda:
-        "../envs/select.yaml"
     script:
         "../workflow_scripts/leaderboard.py"
 
@@ -40,13 +40,13 @@ checkpoint select_best:
         tsv=rules.leaderboard.output.tsv,
     output:
         f"{paths.best_dir()}/selection.json",
-    params:
-        rule=SETTINGS.select.rule,
-        min_notes=SETTINGS.select.min_notes,
     log:
         paths.log("select/select_best"),
     conda:
         "../envs/select.yaml"
+    params:
+        rule=SETTINGS.select.rule,
+        min_notes=SETTINGS.select.min_notes,
     script:
         "../workflow_scripts/select_best.py"
 
@@ -58,18 +58,18 @@ rule revalidate:
         samples=directory(f"{paths.best_dir()}/reval/samples"),
         jsonl=f"{paths.best_dir()}/reval/samples.jsonl",
         metrics=f"{paths.best_dir()}/reval/metrics.json",
-    params:
-        sections=candidate_sections(),
-        num_samples=SETTINGS.select.num_samples_reval,
-    threads: 2
-    resources:
-        gpu=1,
     log:
         paths.log("select/revalidate"),
     benchmark:
         paths.benchmark("revalidate")
     conda:
         "../envs/select.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        sections=candidate_sections(),
+        num_samples=SETTINGS.select.num_samples_reval,
     script:
         "../workflow_scripts/revalidate.py"
 
@@ -88,12 +88,12 @@ rule export:
         bundle=f"{paths.best_dir()}/bundle.json",
         best=report(f"{paths.best_dir()}/best.json", caption="../report/best.rst", category="2. Best candidate"),
         archive=f"{paths.best_dir()}/archive.tgz",
-    params:
-        sections=candidate_sections(),
     log:
         paths.log("select/export"),
     conda:
         "../envs/select.yaml"
+    params:
+        sections=candidate_sections(),
     script:
         "../workflow_scripts/export.py"
 
@@ -115,16 +115,17 @@ rule report_figures:
             category="2. Best candidate",
         ),
         curves=report(
-            f"{paths.report_dir()}/training_curves.png", caption="../report/training_curves.rst", category="3. Training"
+            f"{paths.report_dir()}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="3. Training",
         ),
-    params:
-        train_candidates=instances("train"),
-        swept=swept(),
-        max_rolls=4,
     log:
         paths.log("select/report_figures"),
     conda:
         "../envs/select.yaml"
+    params:
+        train_candidates=instances("train"),
+        swept=swept(),
+        max_rolls=4,
     script:
         "../workflow_scripts/report_figures.py"
-

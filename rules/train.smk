@@ -12,19 +12,19 @@ rule pretrain:
         model=directory(paths.base_model()),
         log_csv=f"{paths.base_dir()}/train_log.csv",
         plot=f"{paths.base_dir()}/loss.png",
-    params:
-        model=MODEL_SETTINGS,
-        pretrain=config["pretrain"],
-        seed=SETTINGS.seed,
     log:
         paths.log("pretrain", "data"),
     benchmark:
         paths.benchmark("pretrain", "data")
+    conda:
+        "../envs/train.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
-    conda:
-        "../envs/train.yaml"
+    params:
+        model=MODEL_SETTINGS,
+        pretrain=config["pretrain"],
+        seed=SETTINGS.seed,
     script:
         "../workflow_scripts/pretrain.py"
 
@@ -39,17 +39,17 @@ rule train_lora:
         log_csv=f"{paths.train_dir()}/train_log.csv",
         plot=f"{paths.train_dir()}/loss.png",
         eval=f"{paths.train_dir()}/eval.json",
-    params:
-        lora=lora_settings,
-        seed=SETTINGS.seed,
     log:
         paths.log("train_lora", "train"),
     benchmark:
         paths.benchmark("train_lora", "train")
+    conda:
+        "../envs/train.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
-    conda:
-        "../envs/train.yaml"
+    params:
+        lora=lora_settings,
+        seed=SETTINGS.seed,
     script:
         "../workflow_scripts/train_lora.py"
