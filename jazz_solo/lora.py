@@ -135,7 +135,7 @@ def train_lora(
     record = recorded_data(base)
     check_data(record, dataset_settings(train_npz), base_dir)
     model = wrap(base, lora_cfg, seed)
-    settings = TrainSettings.from_config(lora_cfg)
+    settings = TrainSettings.from_config(lora_cfg, "lora")
     checkpoint_dir = Path(adapter_dir).parent / "checkpoint"
     # The base's identity includes its weights file's size and mtime: a retrained base at the
     # same path must not resume an adapter checkpoint made for the old one.

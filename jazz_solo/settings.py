@@ -87,9 +87,11 @@ class TrainSettings:
     val_windows: int | None  # in-loop validation subset (evenly spaced); None (lora's default) = all
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> TrainSettings:
-        """This class's keys of a ``pretrain:`` or ``lora:`` section (LoRA-only keys are ignored)."""
-        return _section(cls, {k: v for k, v in section.items() if k not in LORA_KEYS}, "training", ("val_windows",))
+    def from_config(cls, section: Mapping[str, Any], name: str = "pretrain") -> TrainSettings:
+        """This class's keys of the ``name`` section (``pretrain`` or ``lora``; LoRA-only keys are
+        ignored); keys it leaves out take that section's schema defaults."""
+        filled = with_defaults({name: dict(section)})[name]
+        return _section(cls, {k: v for k, v in filled.items() if k not in LORA_KEYS}, name, ("val_windows",))
 
 
 LORA_KEYS = ("r", "alpha", "dropout", "target_modules")

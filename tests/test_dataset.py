@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from jazz_solo import tokens
-from jazz_solo.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+from jazz_solo.config import PROJECT_ROOT, load_config
 from jazz_solo.dataset import build_dataset, piece_examples
 from jazz_solo.ingest import ingest, read_pieces
 from jazz_solo.midi_io import write_midi
@@ -21,7 +21,7 @@ from jazz_solo.windows import WindowSet
 
 from conftest import comping_and_lead
 
-DATA = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())["data"]
+DATA = load_config()["data"]
 RATIOS = {"train": 0.6, "val": 0.2, "test": 0.2}
 SETS = [f"{source}_{split}" for source in ("corpus", "target") for split in ("train", "val", "test")]
 
