@@ -10,7 +10,7 @@ Everything is measured in the same run on the same model and windows:
   useful tokens/s counts real (non-PAD) tokens; model FLOPs per token = 6 N + 6 n_layer d L
   (N = parameters in matmuls incl. the tied head, L = mean real context length).
 
-Usage: python bench/bench_train.py [--data results/data/vocabulary~duration/split_pitch~60/corpus_train.npz]
+Usage: python bench/bench_train.py [--data results/data/vocabulary~duration/sequence~windowed/split_pitch~60/corpus_train.npz]
        [--layers 2 --embd 128 --heads 4] [--batch 16] [--steps 8]
 Without --data the windows have the length distribution of the dev data (median ~250 tokens).
 """

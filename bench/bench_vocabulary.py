@@ -1,7 +1,10 @@
-"""Vocabulary comparison on the dev data: performance (NOTE_ON/NOTE_OFF) vs duration (NOTE_ON DURATION)
-lead events, side by side in one run, on the same pipeline code and the same time grid.
+"""Format comparison on the dev data, side by side in one run, on the same pipeline code and time grid:
+vocabularies (performance: NOTE_ON/NOTE_OFF vs duration: NOTE_ON DURATION lead events) and sequence
+formats (windowed: the window's comping, then its lead; causal: both hands in time order). A format is
+``VOCABULARY`` or ``VOCABULARY/SEQUENCE`` (``duration/causal``); the sequence defaults to windowed.
 
-    python bench/bench_vocabulary.py                       # ~30 min on 2 cores
+    python bench/bench_vocabulary.py                       # ~45 min on 2 cores
+    python bench/bench_vocabulary.py --formats duration duration/causal   # windowed vs causal
     python bench/bench_vocabulary.py --steps 100 --pieces 1  # a quick smoke run
 
 Data: a fixed corpus of dev artists (the base's pretraining data) and target artists the base never
@@ -14,7 +17,8 @@ for the same number of steps on the same corpus windows, then:
 * solos generated over each target's first ``--pieces`` test pieces (their first 32 s of left hand,
   ``--samples`` samples, config.yaml's generation defaults) against the real right hand of the
   same openings: share of notes held > 4 s, share at or below the split pitch or off the piano,
-  polyphony, pitch range, median and IQR of ln(note length), notes per second;
+  polyphony, pitch range, median and IQR of ln(note length), notes per second, harmonic-fit gain
+  (+-1 s, against the tritone-shifted comping) and onset fit (+-100 ms);
 * generation speed: sampled tokens/s and notes/s (batch of ``--samples``, 1 thread);
 * with ``--lora-steps N`` (default 300; 0 = off): per target, a LoRA adapter (config.yaml's ``lora:``
   recipe) trained on half of the artist's pieces and early-stopped on a fifth, so the same test
@@ -35,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jazz_solo import metrics  # noqa: E402
+from jazz_solo import causal_sequence, metrics, vocab  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
 from bench.devdata import CORPUS, DEV, MODEL, adapter_for, artist_windows, ingest_dev, pretrain_base  # noqa: E402
 from jazz_solo.dataset import build_dataset  # noqa: E402
@@ -50,7 +54,7 @@ from jazz_solo.windows import WindowSet  # noqa: E402
 TARGETS = ["Cedar Walton", "Clare Fischer"]
 
 
-def duration_stats(notes, split_pitch: int, seconds: float) -> dict[str, float]:
+def duration_stats(notes, cond, split_pitch: int, seconds: float) -> dict[str, float]:
     return {
         "notes": len(notes),
         "notes_per_s": len(notes) / seconds if seconds else 0.0,
@@ -61,7 +65,24 @@ def duration_stats(notes, split_pitch: int, seconds: float) -> dict[str, float]:
         "pitch_range": metrics.pitch_range(notes),
         "log_dur_median": metrics.log_duration_median(notes),
         "log_dur_iqr": metrics.log_duration_iqr(notes),
+        "harmonic_fit_gain": metrics.harmonic_fit_gain(notes, cond),
+        "onset_fit": metrics.onset_fit(notes, cond),
     }
+
+
+def parse_format(text: str) -> tuple[str, str]:
+    """``duration/causal`` -> (vocabulary, sequence); a bare vocabulary is windowed."""
+    name, _, sequence = text.partition("/")
+    vocab.get(name)
+    causal_sequence.check_sequence(sequence or "windowed", name)
+    return name, sequence or "windowed"
+
+
+def stream_tokens(cond, lead, vocabulary, sequence: str) -> int:
+    """Tokens the model reads for this music (both hands), whole piece."""
+    if sequence == "causal":
+        return len(causal_sequence.encode(cond, lead, 0.0, None)[0])
+    return len(vocab.encode_conditioning(cond, 0.0, None)) + len(vocabulary.encode_lead(lead, 0.0, None))
 
 
 def pooled(rows: list[dict[str, float]], notes_key: str = "notes") -> dict[str, float]:
@@ -79,7 +100,8 @@ def main() -> int:
     ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: on a busy 2-core box, 2 threads ran 5x slower)")
-    ap.add_argument("--vocabularies", nargs="+", default=["performance", "duration"])
+    ap.add_argument("--formats", nargs="+", default=["performance", "duration", "duration/causal"],
+                    help="VOCABULARY or VOCABULARY/SEQUENCE (e.g. duration/causal)")
     ap.add_argument("--lora-steps", type=int, default=300, help="LoRA steps per target (0: base only)")
     args = ap.parse_args()
     if not args.data.is_dir():
@@ -97,9 +119,10 @@ def main() -> int:
     print(f"ingest: {len(pieces)} pieces in {time.perf_counter() - t0:.0f} s")
 
     report: dict = {"model": MODEL, "steps": args.steps, "corpus_artists": CORPUS, "targets": {}, "bases": {}}
-    for name in args.vocabularies:
-        data_dir = args.out / name
-        cfg = {**data_cfg, "vocabulary": name}
+    for name in args.formats:
+        vocabulary, sequence = parse_format(name)
+        data_dir = args.out / name.replace("/", "-")
+        cfg = {**data_cfg, "vocabulary": vocabulary, "sequence": sequence}
         t0 = time.perf_counter()
         summary = build_dataset(pieces, data_dir, cfg, threads=args.threads)
         t_data = time.perf_counter() - t0
@@ -127,11 +150,11 @@ def main() -> int:
                 models["adapter"] = load_for_inference(adapter, device="cpu")
                 torch.set_num_threads(1)
             rows = [p for p in pieces if p["artist"] == artist]
-            lead_tokens = music = 0.0
+            lead_tokens = all_tokens = music = 0.0
             for p in rows:
-                notes = load_notes(p["path"])
-                lead = split_roles(notes, split)[1]
+                cond, lead = split_roles(load_notes(p["path"]), split)
                 lead_tokens += len(settings.vocab.encode_lead(lead, 0.0, None))
+                all_tokens += stream_tokens(cond, lead, settings.vocab, sequence)
                 music += float(p["seconds"])
             tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])[: args.pieces]
             for kind, m in models.items():
@@ -140,18 +163,19 @@ def main() -> int:
                     notes = load_notes(p["path"])
                     cond, seconds = conditioning_part(notes, split, 32.0)
                     real = cap(split_roles(notes, split)[1], 32.0)
-                    real_rows.append(duration_stats(real, split, seconds))
+                    real_rows.append(duration_stats(real, cond, split, seconds))
                     seeds = [sample_seed(config["generate"]["seed"], k, s) for s in range(args.samples)]
                     res = generate_piece(m, cond, seconds, settings, seeds)
                     speed["tokens"] += sum(res.new_tokens)
                     speed["notes"] += sum(len(s) for s in res.solos)
                     speed["wall"] += res.wall_s
-                    gen_rows += [duration_stats(s, split, seconds) for s in res.solos]
+                    gen_rows += [duration_stats(s, cond, split, seconds) for s in res.solos]
                 key = name if kind == "base" else f"{name} + adapter"
                 measured = nll if kind == "base" else nll_totals(m, test_windows, 16)
                 entry[key] = {
                     "nll_per_note": measured["per_note"], "nll_per_token": measured["per_token"],
                     "test_notes": measured["notes"], "lead_tokens_per_s_of_music": lead_tokens / music,
+                    "tokens_per_s_of_music": all_tokens / music,
                     "generated": pooled(gen_rows), "real": pooled(real_rows),
                     "gen_tokens_per_s": speed["tokens"] / speed["wall"],
                     "gen_notes_per_s": speed["notes"] / speed["wall"],
@@ -173,6 +197,7 @@ def print_tables(report: dict) -> None:
         ("test NLL per note", lambda e: e["nll_per_note"], "{:.3f}"),
         ("test NLL per token", lambda e: e["nll_per_token"], "{:.3f}"),
         ("lead tokens / s of music", lambda e: e["lead_tokens_per_s_of_music"], "{:.1f}"),
+        ("model tokens / s of music", lambda e: e["tokens_per_s_of_music"], "{:.1f}"),
         ("notes held > 4 s", lambda e: e["generated"]["held_gt_4s"], "{:.2%}"),
         ("notes <= split / off piano", lambda e: e["generated"]["below_split_or_off_piano"], "{:.2%}"),
         ("polyphony", lambda e: e["generated"]["polyphony"], "{:.2f}"),
@@ -180,12 +205,15 @@ def print_tables(report: dict) -> None:
         ("median note length (s)", lambda e: math.exp(e["generated"]["log_dur_median"]), "{:.3f}"),
         ("IQR of ln(length)", lambda e: e["generated"]["log_dur_iqr"], "{:.2f}"),
         ("solo notes / s", lambda e: e["generated"]["notes_per_s"], "{:.2f}"),
+        ("harmonic-fit gain (+-1 s)", lambda e: e["generated"]["harmonic_fit_gain"], "{:.3f}"),
+        ("onset fit (+-100 ms)", lambda e: e["generated"]["onset_fit"], "{:.3f}"),
         ("generation tokens / s", lambda e: e["gen_tokens_per_s"], "{:.0f}"),
         ("generation notes / s", lambda e: e["gen_notes_per_s"], "{:.0f}"),
     ]
     real_rows = {"notes held > 4 s": "held_gt_4s", "polyphony": "polyphony", "pitch range": "pitch_range",
                  "median note length (s)": "log_dur_median", "IQR of ln(length)": "log_dur_iqr",
-                 "solo notes / s": "notes_per_s", "notes <= split / off piano": "below_split_or_off_piano"}
+                 "solo notes / s": "notes_per_s", "notes <= split / off piano": "below_split_or_off_piano",
+                 "harmonic-fit gain (+-1 s)": "harmonic_fit_gain", "onset fit (+-100 ms)": "onset_fit"}
     for artist, entry in report["targets"].items():
         print(f"\ntarget {artist} (never seen by the base)")
         print(f"| {'':28s} | " + " | ".join(f"{n:>22s}" for n in names) + f" | {'real RH':>12s} |")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jazz_solo.config import PROJECT_ROOT
+from jazz_solo.config import PROJECT_ROOT, config_hash
 from jazz_solo.ingest import ingest, read_pieces
 from jazz_solo.lora import train_lora
 from jazz_solo.train import pretrain
@@ -56,7 +56,7 @@ def window_pieces(index_tsv: Path) -> list[str]:
 
 def select(ws: WindowSet, keep: list[bool]) -> WindowSet:
     idx = [i for i, k in enumerate(keep) if k]
-    return WindowSet.from_sequences([ws[i] for i in idx], [int(ws.sep_pos[i]) for i in idx])
+    return ws.take(idx)
 
 
 def artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], artist: str) -> WindowSet:
@@ -68,8 +68,8 @@ def artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], artist
 def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artist: str, lora_cfg: dict,
                 seed: int, out: Path | None = None) -> Path:
     """A LoRA adapter on the artist's train windows, early-stopped on its val windows (cached in
-    ``out``, by default ``data_dir/lora/<artist>``)."""
-    out = out or data_dir / "lora" / artist.replace(" ", "_")
+    ``out``, by default ``data_dir/lora/<artist>-<hash of the recipe>``)."""
+    out = out or data_dir / "lora" / f"{artist.replace(' ', '_')}-{config_hash(lora_cfg)}"
     if not (out / "adapter" / "adapter_config.json").is_file():
         out.mkdir(parents=True, exist_ok=True)
         for split in ("train", "val"):

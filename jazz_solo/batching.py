@@ -46,10 +46,14 @@ class Batch:
         return Batch(self.input_ids.to(device), self.labels.to(device), self.attention_mask.to(device))
 
 
-def lead_labels(seq: np.ndarray, sep_pos: int) -> np.ndarray:
-    """Labels of one sequence: the token itself after SEP, IGNORE up to and including SEP."""
+def lead_labels(seq: np.ndarray, sep_pos: int, lead_mask: np.ndarray | None = None) -> np.ndarray:
+    """Labels of one sequence: the token itself after SEP, IGNORE up to and including SEP; with a
+    ``lead_mask`` (causal format), the token itself where the mask is set, IGNORE elsewhere."""
     labels = seq.astype(np.int64)
-    labels[: sep_pos + 1] = IGNORE
+    if lead_mask is not None:
+        labels[~lead_mask] = IGNORE
+    else:
+        labels[: sep_pos + 1] = IGNORE
     return labels
 
 
@@ -63,7 +67,7 @@ def collate(ws: WindowSet, idx: Sequence[int], pad_to: int | None = None) -> Bat
     for row, (i, seq) in enumerate(zip(idx, seqs)):
         n = len(seq)
         ids[row, :n] = seq
-        labels[row, :n] = lead_labels(seq, int(ws.sep_pos[int(i)]))
+        labels[row, :n] = lead_labels(seq, int(ws.sep_pos[int(i)]), ws.mask_of(int(i)))
         mask[row, :n] = 1
     return Batch(torch.from_numpy(ids), torch.from_numpy(labels), torch.from_numpy(mask))
 
@@ -108,4 +112,4 @@ def subset(ws: WindowSet, max_windows: int | None) -> WindowSet:
     if max_windows is None or len(ws) <= max_windows:
         return ws
     keep = np.linspace(0, len(ws) - 1, max_windows).round().astype(int)
-    return WindowSet.from_sequences([ws[i] for i in keep], ws.sep_pos[keep])
+    return ws.take(keep)

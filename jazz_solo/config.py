@@ -75,9 +75,17 @@ def check_combinations(config: Mapping[str, Any]) -> None:
     if "max_cond_tokens" in data and "max_sequence" in data and data["max_cond_tokens"] + 3 >= data["max_sequence"]:
         raise ConfigError(f"config key 'data.max_cond_tokens': {data['max_cond_tokens']} leaves no room for the "
                           f"lead in data.max_sequence {data['max_sequence']}")
-    if config.get("model", {}).get("checkpoint") and len(config.get("sweep", {}).get("vocabulary") or []) > 1:
-        raise ConfigError("config key 'sweep.vocabulary': a supplied base (model.checkpoint) has one vocabulary; "
-                          "sweep vocabularies with bases the pipeline pretrains")
+    sweep = config.get("sweep", {})
+    for key, what in (("vocabulary", "vocabulary"), ("sequence", "sequence format")):
+        if config.get("model", {}).get("checkpoint") and len(sweep.get(key) or []) > 1:
+            raise ConfigError(f"config key 'sweep.{key}': a supplied base (model.checkpoint) has one {what}; "
+                              f"sweep {key} with bases the pipeline pretrains")
+    vocabularies = sweep.get("vocabulary") or [data.get("vocabulary", schema_default("data.vocabulary"))]
+    for sequence in sweep.get("sequence") or [data.get("sequence", schema_default("data.sequence"))]:
+        for vocabulary in vocabularies:
+            if sequence == "causal" and vocabulary != "duration":
+                raise ConfigError(f"config key 'data.sequence': causal needs data.vocabulary duration, not "
+                                  f"{vocabulary!r} (a causal lead note carries its length at its onset)")
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,6 +119,15 @@ def _fill(schema: Mapping[str, Any], value: Any) -> Any:
 def with_defaults(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
     """``config`` with every key it leaves out set to the schema's ``default:`` (the only defaults)."""
     return _fill(yaml.safe_load(schema_path.read_text()), config)
+
+
+def schema_default(key: str) -> Any:
+    """The schema's default of a dotted key, e.g. ``data.vocabulary`` (for modules that need the
+    value where no config is at hand, such as records written before the key existed)."""
+    value: Any = with_defaults({})
+    for part in key.split("."):
+        value = value[part]
+    return value
 
 
 def merged_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -19,18 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from . import tokens, vocab
+from . import causal_sequence, tokens, vocab
 from .ingest import SPLITS, read_pieces, write_tsv
 from .midi_io import load_notes, split_roles
 from .tokens import Note
-from .windows import Encoder, WindowSet, build_example, encode_window, window_starts
+from .windows import WindowSet, build_example, notes_in_window, window_starts
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("corpus", "target")
 INDEX_COLUMNS = ("piece_id", "window_start", "transpose", "cond_tokens", "lead_tokens", "length")
 SKIP_REASONS = ("few_lead_notes", "few_cond_notes", "transpose_out_of_range")
-_SLACK = 0.02  # seconds: pre-selection margin around a window; encode_window selects exactly
+_SLACK = 0.02  # seconds: pre-selection margin around a window; notes_in_window selects exactly
 
 
 @dataclass
@@ -44,6 +44,7 @@ class PieceResult:
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     lengths: list[int] = field(default_factory=list)
     sep_pos: list[int] = field(default_factory=list)
+    lead_mask: np.ndarray | None = None  # causal format: per token of ``tokens``
     index: list[tuple] = field(default_factory=list)  # INDEX_COLUMNS without piece_id
     windows: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -58,44 +59,55 @@ def shifts(data_cfg: Mapping[str, Any], split: str) -> list[int]:
     return list(range(lo, hi + 1))
 
 
-def _window(
-    notes: Sequence[Note], starts: Sequence[float], start: float, seconds: float, encode: Encoder
-) -> list[int]:
+def _note_count(notes: Sequence[Note], origin: float) -> int:
+    """Notes as encoded: two onsets of one pitch on one tick are one note."""
+    return len(tokens.quantize(notes, origin))
+
+
+def _notes_near(notes: Sequence[Note], starts: Sequence[float], start: float, seconds: float) -> Sequence[Note]:
     # Bisect to a small superset so each window costs O(its notes), not O(piece).
     lo = bisect.bisect_left(starts, start - _SLACK)
-    hi = bisect.bisect_left(starts, start + seconds + _SLACK)
-    return encode_window(notes[lo:hi], start, seconds, encode)
-
-
-def _note_count(toks: Sequence[int]) -> int:
-    return sum(1 for t in toks if tokens.is_note_on(t))
+    return notes[lo : bisect.bisect_left(starts, start + seconds + _SLACK)]
 
 
 def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg: Mapping[str, Any]) -> PieceResult:
-    """All examples of one piece for ``data_cfg`` (vocabulary, split_pitch, windows, caps, transpose)."""
+    """All examples of one piece for ``data_cfg`` (vocabulary, sequence format, split_pitch, windows,
+    caps, transpose)."""
     encode_lead = vocab.get(data_cfg.get("vocabulary", vocab.DEFAULT)).encode_lead
+    causal = data_cfg.get("sequence", causal_sequence.DEFAULT) == "causal"
     cond, lead = split_roles(notes, data_cfg["split_pitch"])
     cond_starts = [n.start for n in cond]
     lead_starts = [n.start for n in lead]
     seconds = data_cfg["window_seconds"]
     out = PieceResult()
     sequences: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
     for start in window_starts(duration, seconds, data_cfg["hop_seconds"]):
-        lead_toks = _window(lead, lead_starts, start, seconds, encode_lead)
-        if _note_count(lead_toks) < data_cfg["min_lead_notes"]:
+        lead_notes = notes_in_window(_notes_near(lead, lead_starts, start, seconds), start, seconds)
+        if _note_count(lead_notes, start) < data_cfg["min_lead_notes"]:
             out.skipped["few_lead_notes"] += 1
             continue
-        cond_toks = _window(cond, cond_starts, start, seconds, vocab.encode_conditioning)
-        if _note_count(cond_toks) < data_cfg["min_cond_notes"]:
+        cond_notes = notes_in_window(_notes_near(cond, cond_starts, start, seconds), start, seconds)
+        if _note_count(cond_notes, start) < data_cfg["min_cond_notes"]:
             out.skipped["few_cond_notes"] += 1
             continue
         out.windows += 1
-        example, sep = build_example(cond_toks, lead_toks, data_cfg["max_cond_tokens"], data_cfg["max_sequence"])
-        cond_capped = len(cond_toks) > data_cfg["max_cond_tokens"]
-        seq_capped = sep + len(lead_toks) + 2 > data_cfg["max_sequence"]
+        if causal:
+            example, mask, n_cond, n_lead = causal_sequence.build_example(
+                cond_notes, lead_notes, start, seconds, data_cfg["max_sequence"])
+            sep, cond_capped = 0, False
+            seq_capped = n_cond + n_lead + 2 > data_cfg["max_sequence"]
+        else:
+            lead_toks = encode_lead(lead_notes, start, start + seconds)
+            cond_toks = vocab.encode_conditioning(cond_notes, start, start + seconds)
+            example, sep = build_example(cond_toks, lead_toks, data_cfg["max_cond_tokens"], data_cfg["max_sequence"])
+            mask, n_cond, n_lead = None, len(cond_toks), len(lead_toks)
+            cond_capped = n_cond > data_cfg["max_cond_tokens"]
+            seq_capped = sep + n_lead + 2 > data_cfg["max_sequence"]
         for shift in shifts(data_cfg, split):
             # Transposing the built example equals building from transposed parts (specials do
-            # not move); only pitches that made it into the example are range-checked.
+            # not move); only pitches that made it into the example are range-checked. Each
+            # token keeps its hand (the lead mask) whichever side of the split it moves to.
             seq = tokens.transpose_array(example, shift) if shift else example
             if seq is None:
                 out.skipped["transpose_out_of_range"] += 1
@@ -103,11 +115,15 @@ def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg:
             out.truncated["cond_capped"] += cond_capped
             out.truncated["sequence_capped"] += seq_capped
             sequences.append(seq)
+            if mask is not None:
+                masks.append(mask)
             out.sep_pos.append(sep)
-            out.index.append((start, shift, len(cond_toks), len(lead_toks), len(seq)))
+            out.index.append((start, shift, n_cond, n_lead, len(seq)))
     out.lengths = [len(q) for q in sequences]
     if sequences:
         out.tokens = np.concatenate(sequences).astype(np.int16)
+    if causal:
+        out.lead_mask = np.concatenate(masks) if masks else np.zeros(0, bool)
     return out
 
 
@@ -150,6 +166,7 @@ def build_dataset(
 
     summary: dict[str, Any] = {
         "vocabulary": data_cfg.get("vocabulary", vocab.DEFAULT),
+        "sequence": data_cfg.get("sequence", causal_sequence.DEFAULT),
         "split_pitch": data_cfg["split_pitch"],
         "window_seconds": data_cfg["window_seconds"],
         "hop_seconds": data_cfg["hop_seconds"],
@@ -171,10 +188,12 @@ def build_dataset(
         for split in SPLITS:
             chosen = [(r, res) for r, res in zip(rows, results) if r["source"] == source and r["split"] == split]
             lengths = np.array([n for _, res in chosen for n in res.lengths], dtype=np.int64)
+            causal = data_cfg.get("sequence", causal_sequence.DEFAULT) == "causal"
             ws = WindowSet(
                 np.concatenate([np.zeros(0, np.int16)] + [res.tokens for _, res in chosen]).astype(np.int16),
                 np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
                 np.array([p for _, res in chosen for p in res.sep_pos], dtype=np.int32),
+                np.concatenate([np.zeros(0, bool)] + [res.lead_mask for _, res in chosen]) if causal else None,
             )
             name = f"{source}_{split}"
             ws.save(out_dir / f"{name}.npz")

@@ -37,7 +37,7 @@ TOKEN_SPEC = {
     "time_shift_ms": 10,
 }
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
-DATA_KEYS = ("vocabulary", "split_pitch", "window_seconds", "hop_seconds", "max_cond_tokens", "max_sequence")
+DATA_KEYS = ("vocabulary", "sequence", "split_pitch", "window_seconds", "hop_seconds", "max_cond_tokens", "max_sequence")
 
 
 def sha256(path: str | Path) -> str:

@@ -31,8 +31,8 @@ from typing import Any
 
 import torch
 
-from . import tokens as T
 from . import windows
+from . import tokens as T
 from .kv_decode import make_decoder
 from .midi_io import load_notes, split_roles, write_midi
 from .sampling import lead_register, make_generators, process_logits, sample, sample_seed
@@ -46,7 +46,8 @@ def settings_for_model(settings: GenSettings, model: torch.nn.Module, source: st
     must match (one line naming ``source`` otherwise)."""
     from .model import check_data, recorded_data
 
-    check_data(recorded_data(model), {"vocabulary": settings.vocabulary, "split_pitch": settings.split_pitch}, source)
+    check_data(recorded_data(model), {"vocabulary": settings.vocabulary, "sequence": settings.sequence,
+                                      "split_pitch": settings.split_pitch}, source)
     return settings
 
 
@@ -281,7 +282,10 @@ class PieceResult:
 def generate_piece(
     model: torch.nn.Module, cond_notes: Sequence[Note], seconds: float, settings: GenSettings, seeds: Sequence[int]
 ) -> PieceResult:
-    """All samples of one piece as one batch, window after window, stitched by absolute time."""
+    """All samples of one piece as one batch, window after window, stitched by absolute time (the
+    causal sequence format: one sample after another, the comping's arrival simulated)."""
+    if settings.sequence == "causal":
+        return _causal_piece(model, cond_notes, seconds, settings, seeds)
     t0 = time.perf_counter()
     session = SoloGenerator(model, settings, list(seeds))
     session.run(cond_notes, seconds)
@@ -302,6 +306,21 @@ def generate_piece(
     ]
     return PieceResult(
         session.solos, list(seeds), seconds, session.prompt_tokens, list(session.sampled), errors, wall, masked
+    )
+
+
+def _causal_piece(
+    model: torch.nn.Module, cond_notes: Sequence[Note], seconds: float, settings: GenSettings, seeds: Sequence[int]
+) -> PieceResult:
+    from .causal import offline_causal_solo
+
+    solos = [offline_causal_solo(model, cond_notes, settings, seed=s, seconds=seconds) for s in seeds]
+    return PieceResult(
+        [s.notes for s in solos], list(seeds), seconds, sum(s.stats.prompt_tokens for s in solos),
+        [s.stats.sampled for s in solos], [settings.vocab.grammar_errors(s.stats.lead_tokens) for s in solos],
+        sum(s.wall_s for s in solos),
+        [{"register": s.stats.masked_register / max(s.stats.sampled, 1),
+          "grammar": s.stats.masked_grammar / max(s.stats.sampled, 1)} for s in solos],
     )
 
 

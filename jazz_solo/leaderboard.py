@@ -44,7 +44,7 @@ def read_metrics(path: str | Path) -> dict[str, Any] | None:
 
 
 def params_of(candidate: str) -> dict[str, str]:
-    """Wildcard values of a candidate id (``vocabulary~duration/split_pitch~60/...``), as written in the path."""
+    """Wildcard values of a candidate id (``vocabulary~duration/sequence~windowed/split_pitch~60/...``), as written in the path."""
     out = {}
     for part in candidate.split("/"):
         name, sep, value = part.partition("~")

@@ -22,6 +22,7 @@ from .tokens import Note, to_tick
 
 EPS = 1e-9
 HARMONIC_WINDOW_S = 1.0
+ONSET_WINDOW_S = 0.1  # onset_fit: a 250 ms lag shows at +-100 ms, not at +-1 s
 HELD_SECONDS = 4.0
 TRITONE = 6
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -237,6 +238,18 @@ def ioi_std(notes: Sequence[Note]) -> float:
     return math.sqrt(sum((x - mean) ** 2 for x in iois) / len(iois))
 
 
+def _reach(
+    conditioning: Sequence[Note], window_s: float, transpose: int = 0
+) -> tuple[dict[int, list[tuple[float, float]]], dict[int, list[float]]]:
+    """Per pitch class: the merged spans [start - w, end + w] of the conditioning (shifted by
+    ``transpose``), and their starts (for bisect). Shared by harmonic_fit and onset_fit."""
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for n in conditioning:
+        spans.setdefault((n.pitch + transpose) % 12, []).append((n.start - window_s, n.end + window_s))
+    merged = {pc: _union(iv) for pc, iv in spans.items()}
+    return merged, {pc: [lo for lo, _ in iv] for pc, iv in merged.items()}
+
+
 def harmonic_fit(
     lead: Sequence[Note],
     conditioning: Sequence[Note],
@@ -250,11 +263,7 @@ def harmonic_fit(
     [cond.start - w, cond.end + w]. Result: ``fitting lead time / total lead time``
     (``transpose`` shifts the conditioning, for :func:`harmonic_fit_gain`). No lead time -> 0.0.
     """
-    reach: dict[int, list[tuple[float, float]]] = {}
-    for n in conditioning:
-        reach.setdefault((n.pitch + transpose) % 12, []).append((n.start - window_s, n.end + window_s))
-    merged = {pc: _union(iv) for pc, iv in reach.items()}
-    starts = {pc: [lo for lo, _ in iv] for pc, iv in merged.items()}
+    merged, starts = _reach(conditioning, window_s, transpose)
     total = fitting = 0.0
     for n in lead:
         dur = n.end - n.start
@@ -269,6 +278,26 @@ def harmonic_fit(
             fitting += max(0.0, min(n.end, ivs[i][1]) - max(n.start, ivs[i][0]))
             i += 1
     return fitting / total if total > 0 else 0.0
+
+
+def onset_fit(lead: Sequence[Note], conditioning: Sequence[Note], window_s: float = ONSET_WINDOW_S) -> float:
+    """Share of lead onsets whose pitch class sounds in the conditioning within +-window_s (100 ms).
+
+    :func:`harmonic_fit` at the onset instant only, with a window short enough to see a solo
+    that harmonises the previous chord (a 250 ms lag; +-1 s cannot). An onset at t of pitch
+    class c fits if a conditioning note of class c spans part of [t - w, t + w]. Counted per
+    note (a chord's notes each count). No lead notes -> 0.0.
+    """
+    if not lead:
+        return 0.0
+    merged, starts = _reach(conditioning, window_s)
+    fitting = 0
+    for n in lead:
+        ivs = merged.get(n.pitch % 12)
+        if ivs:
+            i = bisect.bisect_right(starts[n.pitch % 12], n.start + EPS) - 1
+            fitting += i >= 0 and n.start <= ivs[i][1] + EPS
+    return fitting / len(lead)
 
 
 def harmonic_fit_gain(lead: Sequence[Note], conditioning: Sequence[Note], window_s: float = HARMONIC_WINDOW_S) -> float:
@@ -304,6 +333,7 @@ NOTE_METRICS = {
     "ioi_std": lambda lead, cond, span, thr: ioi_std(lead),
     "harmonic_fit": lambda lead, cond, span, thr: harmonic_fit(lead, cond),
     "harmonic_fit_gain": lambda lead, cond, span, thr: harmonic_fit_gain(lead, cond),
+    "onset_fit": lambda lead, cond, span, thr: onset_fit(lead, cond),
 }
 
 

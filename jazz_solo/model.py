@@ -12,19 +12,20 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from . import tokens, vocab
+from . import causal_sequence, tokens, vocab
 
 BASE_WEIGHTS = "model.safetensors"
 RECORD_KEY = "jazz_solo_data"  # the data-stage settings a model was trained for, in its config.json
 RECORD_FILE = "data_settings.json"  # the same record beside an adapter
-RECORDED = ("vocabulary", "split_pitch", "window_seconds", "max_cond_tokens", "max_sequence")
-MUST_MATCH = ("vocabulary", "split_pitch")  # using a model with other values of these is refused
+RECORDED = ("vocabulary", "sequence", "split_pitch", "window_seconds", "max_cond_tokens", "max_sequence")
+MUST_MATCH = ("vocabulary", "sequence", "split_pitch")  # using a model with other values of these is refused
 
 
 def data_record(data: Mapping[str, Any] | None) -> dict[str, Any]:
     """The recorded subset of data settings (a dataset summary or the ``data:`` section)."""
     data = dict(data or {})
     data.setdefault("vocabulary", vocab.DEFAULT)
+    data.setdefault("sequence", causal_sequence.DEFAULT)
     return {k: data[k] for k in RECORDED if k in data}
 
 
@@ -74,8 +75,11 @@ def recorded_data(model: torch.nn.Module) -> dict[str, Any]:
 
 def _record(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if cfg.get(RECORD_KEY) is None and cfg.get("vocab_size") == tokens.VOCAB_SIZE:
-        return {"vocabulary": "performance"}
-    return dict(cfg.get(RECORD_KEY) or {})
+        return {"vocabulary": "performance", "sequence": "windowed"}
+    record = dict(cfg.get(RECORD_KEY) or {})
+    if record:  # recorded before sequence formats existed: the windowed one
+        record.setdefault("sequence", "windowed")
+    return record
 
 
 def recorded_base_data(model_dir: str | Path) -> dict[str, Any]:

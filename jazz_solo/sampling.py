@@ -215,6 +215,10 @@ class DurationGrammar(_LeadGrammar):
         rows_a = np.arange(self.batch) if rows is None else np.asarray(rows, dtype=np.int64)
         return torch.from_numpy(self._mode[rows_a] != self._NOTE)
 
+    def writing_note(self, row: int) -> bool:
+        """Whether ``row`` is inside a note (after its VELOCITY or NOTE_ON, before its length)."""
+        return int(self._mode[row]) in (self._NOTE, self._VEL)
+
     def closing_tokens(self, row: int) -> list[int]:
         """EOS, after a default duration if the stream was cut right after a NOTE_ON (a note after
         a lone VELOCITY is simply not played)."""

@@ -136,7 +136,7 @@ class Engine:
         """From ``bundle_dir`` (bundle.json + adapter/) or a bare ``adapter_dir`` (config.yaml defaults)."""
         from .config import load_config
         from .artifacts import verify_adapter, verify_base
-        from .model import adapter_base_dir, load_for_inference, recorded_data
+        from .model import MUST_MATCH, adapter_base_dir, load_for_inference, recorded_data
 
         config = load_config()
         info: dict[str, Any] = {}
@@ -156,7 +156,7 @@ class Engine:
         verify_base(adapter_base_dir(adapter_dir))
         model = load_for_inference(adapter_dir, device="cpu")
         # The model's own data settings win over config.yaml's defaults (a bundle records the same).
-        config["data"].update({k: v for k, v in recorded_data(model).items() if k in ("vocabulary", "split_pitch")})
+        config["data"].update({k: v for k, v in recorded_data(model).items() if k in MUST_MATCH})
         params = sum(p.numel() for p in model.parameters())
         info = {"adapter": str(adapter_dir), "parameters": params, "candidate": info.get("candidate"),
                 "vocabulary": config["data"]["vocabulary"]}

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from . import vocab
 from .config import with_defaults
 
 S = TypeVar("S")
@@ -44,6 +43,7 @@ class DataSettings:
     target: list[str]
     split_ratios: dict[str, float]
     vocabulary: str
+    sequence: str
     split_pitch: int
     window_seconds: float
     hop_seconds: float
@@ -149,7 +149,7 @@ class SelectSettings:
 @dataclass(frozen=True)
 class GenSettings:
     """Everything generation needs besides the model: ``generate:`` plus the data settings
-    generation must share with training (window length, vocabulary, role split)."""
+    generation must share with training (window length, vocabulary, role split, sequence format)."""
 
     window_seconds: float
     primer_max_tokens: int
@@ -160,11 +160,14 @@ class GenSettings:
     continuity_seconds: float
     vocabulary: str
     split_pitch: int
+    sequence: str
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GenSettings:
-        """From a (resolved) config: ``generate`` section + ``data.window_seconds/vocabulary/split_pitch``."""
-        g, d = config["generate"], config["data"]
+        """From a (resolved) config: ``generate`` section + ``data.window_seconds/vocabulary/split_pitch/
+        sequence``; keys left out take the schema's defaults."""
+        c = with_defaults({"generate": dict(config["generate"]), "data": dict(config["data"])})
+        g, d = c["generate"], c["data"]
         return cls(
             window_seconds=float(d["window_seconds"]),
             primer_max_tokens=int(g["primer_max_tokens"]),
@@ -175,6 +178,7 @@ class GenSettings:
             continuity_seconds=float(g["continuity_seconds"]),
             vocabulary=str(d["vocabulary"]),
             split_pitch=int(d["split_pitch"]),
+            sequence=str(d["sequence"]),
         )
 
     @classmethod
@@ -189,7 +193,9 @@ class GenSettings:
         return to_tick(self.window_seconds)
 
     @property
-    def vocab(self) -> vocab.Vocabulary:
+    def vocab(self):  # -> vocab.Vocabulary (imported here: vocab takes its default from the schema)
+        from . import vocab
+
         return vocab.get(self.vocabulary)
 
 

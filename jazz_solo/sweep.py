@@ -1,7 +1,7 @@
 """Sweep parameters: which config value each wildcard overrides, and which stage it belongs to.
 
 Each stage's output path contains every sweepable parameter of that stage and of the stages
-before it (``vocabulary~duration/split_pitch~60/lora_r~8/...``), always, whether swept or not: turning a scalar
+before it (``vocabulary~duration/sequence~windowed/split_pitch~60/lora_r~8/...``), always, whether swept or not: turning a scalar
 into a list later keeps the existing results' paths, so nothing already built reruns.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ class SweepParam:
 STAGES = ("data", "train", "gen")
 PARAMS = (
     SweepParam("vocabulary", "data", "data", "vocabulary"),
+    SweepParam("sequence", "data", "data", "sequence"),
     SweepParam("split_pitch", "data", "data", "split_pitch"),
     SweepParam("lora_r", "train", "lora", "r"),
     SweepParam("lora_alpha", "train", "lora", "alpha"),

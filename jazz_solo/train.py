@@ -315,7 +315,7 @@ def dataset_settings(npz: str | Path) -> dict[str, Any]:
     summary = Path(npz).parent / "dataset_summary.json"
     if not summary.is_file():
         return {}
-    return {"vocabulary": "performance", **json.loads(summary.read_text())}
+    return {"vocabulary": "performance", "sequence": "windowed", **json.loads(summary.read_text())}
 
 
 def pretrain(

@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from .config import schema_default
 from . import durations as D
 from . import tokens as T
 from .sampling import DurationGrammar, GrammarState
 from .tokens import Note
 
-DEFAULT = "duration"
+DEFAULT = schema_default("data.vocabulary")  # the schema's default, the only one
 
 
 @dataclass(frozen=True)

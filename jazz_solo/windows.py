@@ -5,7 +5,9 @@ lead that goes with it (gluing whole pieces end to end, as the first version did
 crop rarely held both; docs/architecture.md#sequence-format). Window membership uses the quantised onset tick (10 ms grid).
 
 On disk a window set is an ``.npz`` with ``tokens`` (int16, all sequences concatenated),
-``offsets`` (int64, n+1 boundaries) and ``sep_pos`` (int32, index of SEP in each sequence).
+``offsets`` (int64, n+1 boundaries) and ``sep_pos`` (int32, index of SEP in each sequence); a set
+of the causal sequence format (:mod:`jazz_solo.causal_sequence`) has no SEP (``sep_pos`` 0) and
+adds ``lead_mask`` (bool per token: the tokens the loss covers).
 """
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ class WindowSet:
     tokens: np.ndarray
     offsets: np.ndarray
     sep_pos: np.ndarray
+    lead_mask: np.ndarray | None = None  # causal format: per token, whether the loss covers it
 
     def __len__(self) -> int:
         return len(self.sep_pos)
@@ -77,17 +80,33 @@ class WindowSet:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def mask_of(self, i: int) -> np.ndarray | None:
+        """Sequence ``i``'s lead mask (None for the windowed format: the lead is what follows SEP)."""
+        return None if self.lead_mask is None else self.lead_mask[self.offsets[i] : self.offsets[i + 1]]
+
+    def take(self, indices: Sequence[int]) -> "WindowSet":
+        """The windows ``indices``, in that order."""
+        idx = [int(i) for i in indices]
+        masks = None if self.lead_mask is None else [self.mask_of(i) for i in idx]
+        return WindowSet.from_sequences([self[i] for i in idx], self.sep_pos[idx], masks)
+
     @classmethod
-    def from_sequences(cls, sequences: Sequence[np.ndarray], sep_pos: Sequence[int]) -> "WindowSet":
+    def from_sequences(
+        cls, sequences: Sequence[np.ndarray], sep_pos: Sequence[int], masks: Sequence[np.ndarray] | None = None
+    ) -> "WindowSet":
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         flat = np.concatenate(sequences).astype(np.int16) if len(sequences) else np.zeros(0, np.int16)
-        return cls(flat, offsets, np.asarray(sep_pos, dtype=np.int32))
+        mask = None
+        if masks is not None:
+            mask = np.concatenate(masks).astype(bool) if len(masks) else np.zeros(0, bool)
+        return cls(flat, offsets, np.asarray(sep_pos, dtype=np.int32), mask)
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, tokens=self.tokens, offsets=self.offsets, sep_pos=self.sep_pos)
+        extra = {} if self.lead_mask is None else {"lead_mask": self.lead_mask}
+        np.savez(path, tokens=self.tokens, offsets=self.offsets, sep_pos=self.sep_pos, **extra)
 
     @classmethod
     def load(cls, path: str | Path) -> "WindowSet":
         with np.load(path) as z:
-            return cls(z["tokens"], z["offsets"], z["sep_pos"])
+            return cls(z["tokens"], z["offsets"], z["sep_pos"], z["lead_mask"] if "lead_mask" in z else None)

@@ -131,9 +131,9 @@ def gen_settings(wildcards):
 
 
 def gen_window_settings(wildcards):
-    """The data settings generation must share with training: vocabulary, role split, window length."""
+    """The data settings generation must share with training: vocabulary, sequence format, role split, window length."""
     data = stage_config(wildcards)["data"]
-    return {k: data[k] for k in ("vocabulary", "split_pitch", "window_seconds")}
+    return {k: data[k] for k in ("vocabulary", "sequence", "split_pitch", "window_seconds")}
 
 
 # ---- selection (rules/select.smk, rules/listen.smk) ----------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from jazz_solo import tokens
+from jazz_solo import paths, tokens
 from jazz_solo.config import PROJECT_ROOT, load_config
 from jazz_solo.dataset import build_dataset, piece_examples
 from jazz_solo.ingest import ingest, read_pieces
@@ -118,7 +118,7 @@ def test_snakemake_data_stage_on_tiny_config(tmp_path):
         write_midi(tmp_path / "midi" / "Targ" / f"t{i}.mid", {"piano": comping_and_lead(12.0, seed=50 + i)})
     config = {"data": {"corpus": ["midi/Corp"], "target": ["midi/Targ"]}, "sweep": {"split_pitch": [60, 64]}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
-    targets = [f"results/data/vocabulary~duration/split_pitch~{sp}/dataset_summary.json" for sp in (60, 64)]
+    targets = [f"results/data/vocabulary~duration/sequence~windowed/split_pitch~{sp}/dataset_summary.json" for sp in (60, 64)]
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--snakefile", str(PROJECT_ROOT / "Snakefile"),
          "--directory", str(tmp_path), "--configfile", str(tmp_path / "tiny.yaml")],
@@ -128,5 +128,6 @@ def test_snakemake_data_stage_on_tiny_config(tmp_path):
     pieces = read_pieces(tmp_path / "results" / "data" / "pieces.tsv")
     assert sorted(p["source"] for p in pieces) == ["corpus"] * 4 + ["target"] * 4
     for sp in (60, 64):
-        summary = json.loads((tmp_path / "results" / "data" / "vocabulary~duration" / f"split_pitch~{sp}" / "dataset_summary.json").read_text())
+        data = {"vocabulary": "duration", "sequence": "windowed", "split_pitch": str(sp)}
+        summary = json.loads(Path(paths.dataset_summary(data, root=tmp_path / "results")).read_text())
         assert summary["split_pitch"] == sp and summary["examples"]["target"]["train"] > 0

@@ -170,7 +170,7 @@ def test_reference_and_evaluate_rules_with_snakemake(tmp_path, make_midi):
     run = subprocess.run([sys.executable, "-m", "snakemake", str(target), "-s", str(snakefile), "-d", str(work),
                           "--cores", "1", "--quiet", "all"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    ref = json.loads((work / "results/data/vocabulary~duration/split_pitch~60/reference.json").read_text())
+    ref = json.loads((work / "results/data/vocabulary~duration/sequence~windowed/split_pitch~60/reference.json").read_text())
     assert ref["count"] == 1 and ref["max_seconds"] == config["generate"]["max_seconds"]
     assert ref["files"][0]["lead_notes"] == 2 * 2 * int(config["generate"]["max_seconds"])  # capped at 32 s
     result = json.loads((work / target).read_text())

@@ -62,7 +62,7 @@ def _check_flags(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..generate import GenSettings, conditioning_part, generate_piece, settings_for_model, write_sample
     from ..midi_io import load_notes
-    from ..model import adapter_base_dir, load_for_inference, recorded_base_data
+    from ..model import MUST_MATCH, adapter_base_dir, load_for_inference, recorded_base_data
     from ..sampling import sample_seed
 
     _check_flags(args)
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         _override(gen, key, getattr(args, key))
     # The model's own data settings (vocabulary, split pitch) are the defaults here, not config.yaml's.
     base_dir = args.base if args.base is not None else adapter_base_dir(args.adapter)
-    data.update({k: v for k, v in recorded_base_data(base_dir).items() if k in ("vocabulary", "split_pitch")})
+    data.update({k: v for k, v in recorded_base_data(base_dir).items() if k in MUST_MATCH})
     _override(data, "split_pitch", args.split_pitch)
     _override(data, "window_seconds", args.window_seconds)
     if args.window_seconds is not None:  # the hop only shapes training data; keep the pair valid

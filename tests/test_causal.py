@@ -1,0 +1,145 @@
+"""The causal sequence format and its generator, with real tiny models and real note lists:
+exact round trip and lead mask, training labels, arrival simulated in chunks, restarts, refusals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jazz_solo import causal_sequence as CS
+from jazz_solo import durations as D
+from jazz_solo import tokens as T
+from jazz_solo.batching import IGNORE, collate
+from jazz_solo.causal import CausalSoloist, CompingEvent, comping_events, offline_causal_solo
+from jazz_solo.config import ConfigError, check_combinations, load_config
+from jazz_solo.dataset import piece_examples
+from jazz_solo.generate import GenSettings, settings_for_model
+from jazz_solo.midi_io import load_notes, split_roles
+from jazz_solo.model import build_model
+from jazz_solo.windows import WindowSet
+
+from conftest import comping_and_lead
+
+TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}
+CAUSAL_DATA = {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60, "max_sequence": 128}
+SETTINGS = GenSettings.defaults(vocabulary="duration", sequence="causal", split_pitch=60, top_p=0.95, continuity_seconds=0.0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model(TINY, seed=0, data=CAUSAL_DATA).eval()
+
+
+def hands(seconds: float = 16.0, seed: int = 0):
+    return split_roles(comping_and_lead(seconds, seed), 60)
+
+
+def test_round_trip_keeps_every_note_and_masks_only_the_lead():
+    cond, lead = hands()
+    toks, is_lead = CS.encode(cond, lead)
+    got_cond, got_lead = CS.decode(toks, 60)
+    want = lambda notes: [(on, off, p, T.velocity_bin(v)) for on, off, p, v in T.quantize(notes)]  # noqa: E731
+    have = lambda notes: [(T.to_tick(n.start), T.to_tick(n.end), n.pitch, T.velocity_bin(n.velocity))  # noqa: E731
+                          for n in notes]
+    assert have(got_cond) == want(cond)
+    assert have(got_lead) == want(lead)
+    for tok, lead_target in zip(toks, is_lead):
+        if T.is_note_off(tok) or (T.is_note_on(tok) and tok - T.NOTE_ON <= 60):
+            assert not lead_target, "a comping event is a training target"
+        if T.is_time_shift(tok) or D.is_duration(tok) or (T.is_note_on(tok) and tok - T.NOTE_ON > 60):
+            assert lead_target
+
+
+def test_events_of_one_tick_put_the_comping_first():
+    from jazz_solo.tokens import Note
+
+    toks, _ = CS.encode([Note(0.5, 1.0, 48, 64)], [Note(0.5, 0.75, 72, 64)])
+    ons = [t for t in toks if T.is_note_on(t)]
+    assert ons == [T.NOTE_ON + 48, T.NOTE_ON + 72]
+
+
+def test_causal_windows_label_only_the_lead(make_midi):
+    cfg = {**load_config()["data"], "sequence": "causal", "transpose": [0, 0]}
+    path = make_midi(seconds=20.0)
+    result = piece_examples(load_notes(path), 20.0, "train", cfg)
+    assert result.windows > 0 and result.lead_mask is not None
+    assert len(result.lead_mask) == len(result.tokens)
+    ws = WindowSet.from_sequences(
+        np.split(result.tokens, np.cumsum(result.lengths)[:-1]), result.sep_pos,
+        np.split(result.lead_mask, np.cumsum(result.lengths)[:-1]))
+    batch = collate(ws, [0])
+    seq, labels = batch.input_ids[0], batch.labels[0]
+    assert int(seq[0]) == T.BOS and labels[0] == IGNORE
+    comping = [(i, int(t)) for i, t in enumerate(seq) if T.is_note_off(int(t))]
+    assert comping and all(labels[i] == IGNORE for i, _ in comping)
+    lead_ons = [i for i, t in enumerate(seq) if T.is_note_on(int(t)) and int(t) - T.NOTE_ON > 60]
+    assert lead_ons and all(labels[i] == seq[i] for i in lead_ons)
+
+
+def test_offline_solo_is_seeded_in_register_and_ends_with_the_comping(model):
+    cond, _ = hands(12.0)
+    a = offline_causal_solo(model, cond, SETTINGS, seed=3, seconds=12.0)
+    b = offline_causal_solo(model, cond, SETTINGS, seed=3, seconds=12.0)
+    assert a.notes == b.notes and a.notes
+    assert all(60 < n.pitch <= 108 and n.start < n.end <= 12.0 for n in a.notes)
+    assert not any(t == T.EOS or T.is_note_off(t) for t in a.stats.lead_tokens), "the lead sampled a comping event"
+    errors = SETTINGS.vocab.grammar_errors(a.stats.lead_tokens)
+    assert errors["missing_duration"] == 0 and errors["orphan_duration"] == 0
+
+
+def test_without_lookahead_the_chunking_does_not_change_the_solo(model):
+    """Comping is inserted at its exact time whatever the chunk, so live chunks replay offline."""
+    cond, _ = hands(10.0, seed=1)
+    runs = [offline_causal_solo(model, cond, SETTINGS, seed=5, seconds=10.0, chunk_seconds=c, lookahead_seconds=0.0)
+            for c in (0.03, 0.1, 0.25)]
+    assert runs[0].notes and runs[0].notes == runs[1].notes == runs[2].notes
+
+
+def test_notes_are_decided_at_most_a_lookahead_after_the_comping_heard(model):
+    cond, _ = hands(10.0, seed=2)
+    solo = offline_causal_solo(model, cond, SETTINGS, seed=1, seconds=10.0, chunk_seconds=0.1, lookahead_seconds=0.15)
+    gaps = [n.start - heard for n, heard in zip(solo.notes, solo.heard_until)]
+    assert gaps and max(gaps) <= 0.15 + 0.011
+
+
+def test_long_streams_restart_within_the_model_length(model):
+    cond, _ = hands(40.0, seed=3)
+    soloist = CausalSoloist(model, SETTINGS, seed=0)
+    longest = 0
+    for step in range(400):
+        now = (step + 1) * 0.1
+        soloist.hear([e for e in comping_events(cond) if now - 0.1 < e.time <= now])
+        soloist.advance(now, now + 0.1)
+        longest = max(longest, soloist._length)
+    assert soloist.stats.restarts > 3
+    assert longest <= CAUSAL_DATA["max_sequence"]
+
+
+def test_live_note_ends_can_come_later_or_never(model):
+    """A held live comping note (its off not heard yet, or never) is still a legal stream."""
+    soloist = CausalSoloist(model, SETTINGS, seed=0)
+    soloist.hear([CompingEvent(0.0, 48, 80), CompingEvent(0.0, 55, 80)])
+    first = soloist.advance(1.0, 1.1)
+    soloist.hear([CompingEvent(1.0, 48, 0), CompingEvent(1.05, 50, 70)])  # 55 is never released
+    later = soloist.advance(3.0, 3.1)
+    assert all(60 < n.pitch for n in first + later)
+
+
+def test_causal_needs_the_duration_vocabulary_and_matching_models(model):
+    config = load_config()
+    config["data"].update(vocabulary="performance", sequence="causal")
+    with pytest.raises(ConfigError, match="data.sequence"):
+        check_combinations(config)
+    windowed = GenSettings.defaults(vocabulary="duration", sequence="windowed", top_p=1.0, continuity_seconds=0.0)
+    with pytest.raises(ValueError, match="data.sequence"):
+        settings_for_model(windowed, model, "the-model")
+    with pytest.raises(ValueError, match="causal"):
+        CS.check_sequence("causal", "performance")
