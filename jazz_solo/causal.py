@@ -275,13 +275,16 @@ def offline_causal_solo(
     settings,
     split_pitch: int | None = None,
     seed: int = 0,
-    chunk_seconds: float = 0.1,
+    chunk_seconds: float | None = None,
     seconds: float | None = None,
-    lookahead_seconds: float = 0.1,
+    lookahead_seconds: float | None = None,
 ) -> CausalSolo:
     """A causal solo over known comping, its arrival simulated in chunks of ``chunk_seconds`` with
-    the live mode's ``lookahead_seconds`` (what the live mode would play, chunk for chunk). Notes
-    that would sound past ``seconds`` (default: the comping's end) are shortened there."""
+    the live mode's ``lookahead_seconds`` (default: the settings' ``chunk_seconds`` and
+    ``lookahead_seconds``; what the live mode plays, chunk for chunk). Notes that would sound past
+    ``seconds`` (default: the comping's end) are shortened there."""
+    chunk_seconds = settings.chunk_seconds if chunk_seconds is None else chunk_seconds
+    lookahead_seconds = settings.lookahead_seconds if lookahead_seconds is None else lookahead_seconds
     events = comping_events(cond_notes)
     end = float(seconds if seconds is not None else max((e.time for e in events), default=0.0))
     soloist = CausalSoloist(model, settings, split_pitch, seed)

@@ -120,6 +120,8 @@ class GenerateSettings:
     max_seconds: float | None
     primer_max_tokens: int
     continuity_seconds: float
+    chunk_seconds: float  # causal models: comping heard in chunks this long
+    lookahead_seconds: float  # causal models: the solo is decided this far past what was heard
     temperature: float
     top_p: float
     top_k: int
@@ -161,6 +163,8 @@ class GenSettings:
     vocabulary: str
     split_pitch: int
     sequence: str
+    chunk_seconds: float
+    lookahead_seconds: float
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GenSettings:
@@ -179,6 +183,8 @@ class GenSettings:
             vocabulary=str(d["vocabulary"]),
             split_pitch=int(d["split_pitch"]),
             sequence=str(d["sequence"]),
+            chunk_seconds=float(g["chunk_seconds"]),
+            lookahead_seconds=float(g["lookahead_seconds"]),
         )
 
     @classmethod
