@@ -36,9 +36,9 @@ def inputs(results: str | Path, config: Mapping[str, Any]) -> dict[str, list[Any
     data = sweep.combinations(config, "data")
     return {
         "train_ids": train,
-        "evals": [Path(paths.train_dir(t, results)) / "eval.json" for t in train],
-        "adapters": [Path(paths.adapter(t, results)) for t in train],
-        "calibration_jsons": [Path(paths.calibration(d, results)) for d in data],
-        "base_metrics": [Path(paths.base_only_dir(d, results)) / "metrics.json" for d in data],
+        "evals": [Path(paths.file("eval", t, results)) for t in train],
+        "adapters": [Path(paths.file("adapter", t, results)) for t in train],
+        "calibration_jsons": [Path(paths.file("calibration", d, results)) for d in data],
+        "base_metrics": [Path(paths.file("base_only_metrics", d, results)) for d in data],
         "split_pitches": [d["split_pitch"] for d in data],
     }

@@ -6,11 +6,11 @@
 
 rule calibration:
     input:
-        pieces=paths.pieces(),
-        reference=paths.reference(),
+        pieces=paths.file("pieces"),
+        reference=paths.file("reference"),
         phrases=rules.train_phrases.output[0],
     output:
-        paths.calibration(),
+        paths.file("calibration"),
     log:
         paths.log("evaluate/calibration", "data"),
     benchmark:
@@ -29,7 +29,7 @@ rule base_adapter:
     input:
         base=base_model_dir,
     output:
-        directory(f"{paths.base_only_dir()}/zero_adapter"),
+        directory(f"{paths.file('base_only')}/zero_adapter"),
     log:
         paths.log("base_adapter", "data"),
     conda:
@@ -41,10 +41,10 @@ rule base_adapter:
 use rule generate as generate_base with:
     input:
         adapter=rules.base_adapter.output[0],
-        pieces=paths.pieces(),
+        pieces=paths.file("pieces"),
     output:
-        samples=directory(f"{paths.base_only_dir()}/samples"),
-        jsonl=f"{paths.base_only_dir()}/samples.jsonl",
+        samples=directory(f"{paths.file('base_only')}/samples"),
+        jsonl=f"{paths.file('base_only')}/samples.jsonl",
     log:
         paths.log("generate_base", "data"),
     benchmark:
@@ -55,10 +55,10 @@ use rule evaluate as evaluate_base with:
     input:
         jsonl=rules.generate_base.output.jsonl,
         samples=rules.generate_base.output.samples,
-        reference=paths.reference(),
+        reference=paths.file("reference"),
         phrases=rules.train_phrases.output[0],
     output:
-        f"{paths.base_only_dir()}/metrics.json",
+        paths.file("base_only_metrics"),
     log:
         paths.log("evaluate/base_only", "data"),
     benchmark:
@@ -67,9 +67,9 @@ use rule evaluate as evaluate_base with:
 
 rule calibration_chart:
     input:
-        paths.leaderboard_tsv(),
+        paths.file("leaderboard_tsv"),
     output:
-        report(f"{paths.report_dir()}/calibration.png", caption="../report/calibration.rst", category="1. Sweep"),
+        report(paths.file("calibration_chart"), caption="../report/calibration.rst", category="1. Sweep"),
     log:
         paths.log("select/calibration_chart"),
     conda:

@@ -57,7 +57,11 @@ def stage_config(wildcards):
 def demo_collections():
     """music21 collections whose converted folder is named by data.corpus/data.target."""
     named = SETTINGS.data.corpus + SETTINGS.data.target
-    return [c for c in SETTINGS.demo.get("collections", {}) if any(paths.demo_midi(c) in p for p in named)]
+    return [
+        c
+        for c in SETTINGS.demo.get("collections", {})
+        if any(paths.file("demo_midi", collection=c) in p for p in named)
+    ]
 
 
 def _ingest_inputs():
@@ -65,7 +69,11 @@ def _ingest_inputs():
     files = []
     for key in ("corpus", "target"):
         for entry in getattr(SETTINGS.data, key):
-            demo = [paths.demo_midi(c) for c in demo_collections() if paths.demo_midi(c) in entry]
+            demo = [
+                paths.file("demo_midi", collection=c)
+                for c in demo_collections()
+                if paths.file("demo_midi", collection=c) in entry
+            ]
             files += demo or [path for path, _, _ in expand_entry(entry, f"data.{key}")]
     return sorted(set(files))
 
@@ -109,7 +117,7 @@ MODEL_SETTINGS = SETTINGS.model.shape()
 
 def base_model_dir(wildcards):
     """The base model of a LoRA job: the user's model.checkpoint when set, else the pretrained one."""
-    return BASE_CHECKPOINT or paths.base_model(wildcards)
+    return BASE_CHECKPOINT or paths.file("base_model", wildcards)
 
 
 def lora_settings(wildcards):
@@ -122,7 +130,7 @@ def lora_settings(wildcards):
 
 def gen_adapter_dir(wildcards):
     """The adapter this candidate generates with: its train-stage wildcards' LoRA output."""
-    return paths.adapter(wildcards)
+    return paths.file("adapter", wildcards)
 
 
 def gen_settings(wildcards):
@@ -150,10 +158,10 @@ def winner_inputs(wildcards):
     w = winner(wildcards)
     return {
         "selection": checkpoints.select_best.get().output[0],
-        "adapter": paths.adapter(w),
-        "reference": paths.reference(w),
-        "sweep_metrics": paths.metrics(w),
-        "pieces": paths.pieces(),
+        "adapter": paths.file("adapter", w),
+        "reference": paths.file("reference", w),
+        "sweep_metrics": paths.file("metrics", w),
+        "pieces": paths.file("pieces"),
     }
 
 
@@ -184,19 +192,19 @@ def final_targets():
     index_files = [f"{name}.index.tsv" for name in paths.DATA_SETS]
     return [
         *(
-            f"{paths.data_dir(d)}/{name}"
+            f"{paths.folder('data', d)}/{name}"
             for d in data
             for name in ["dataset_summary.json", *(f"{s}.npz" for s in paths.DATA_SETS), *index_files]
         ),
-        *(f"{paths.train_dir(t)}/eval.json" for t in train),
-        *(f"{paths.gen_dir(g)}/samples.jsonl" for g in gen),
-        *(paths.metrics(g) for g in gen),
-        *(paths.calibration(d) for d in data),
-        *(f"{paths.base_only_dir(d)}/metrics.json" for d in data),
-        f"{paths.report_dir()}/calibration.png",
-        paths.leaderboard_md(),
-        f"{paths.best_dir()}/archive.tgz",
-        f"{paths.best_dir()}/best.json",
-        *(f"{paths.report_dir()}/{name}.png" for name in ("piano_rolls", "metric_distributions", "training_curves")),
-        f"{paths.report_dir()}/listen",
+        *(paths.file("eval", t) for t in train),
+        *(paths.file("samples_jsonl", g) for g in gen),
+        *(paths.file("metrics", g) for g in gen),
+        *(paths.file("calibration", d) for d in data),
+        *(paths.file("base_only_metrics", d) for d in data),
+        paths.file("calibration_chart"),
+        paths.file("leaderboard_md"),
+        paths.file("archive"),
+        paths.file("best_json"),
+        *(f"{paths.file('report')}/{name}.png" for name in ("piano_rolls", "metric_distributions", "training_curves")),
+        paths.file("listen"),
     ]

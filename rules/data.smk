@@ -4,7 +4,7 @@
 
 rule demo_midi:
     output:
-        directory(paths.demo_midi()),
+        directory(paths.file("demo_midi")),
     log:
         paths.log("demo_midi/{collection}"),
     benchmark:
@@ -22,8 +22,8 @@ rule ingest:
     input:
         INGEST_INPUTS,
     output:
-        pieces=paths.pieces(),
-        quarantine=paths.quarantine(),
+        pieces=paths.file("pieces"),
+        quarantine=paths.file("quarantine"),
     log:
         paths.log("ingest"),
     benchmark:
@@ -42,11 +42,11 @@ rule ingest:
 
 rule tokenize:
     input:
-        pieces=paths.pieces(),
+        pieces=paths.file("pieces"),
     output:
         npz=[paths.window_set(name) for name in paths.DATA_SETS],
-        index=[f"{paths.data_dir()}/{name}.index.tsv" for name in paths.DATA_SETS],
-        summary=paths.dataset_summary(),
+        index=[f"{paths.folder('data')}/{name}.index.tsv" for name in paths.DATA_SETS],
+        summary=paths.file("dataset_summary"),
     log:
         paths.log("tokenize", "data"),
     benchmark:

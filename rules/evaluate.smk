@@ -4,9 +4,9 @@
 
 rule reference:
     input:
-        pieces=paths.pieces(),
+        pieces=paths.file("pieces"),
     output:
-        paths.reference(),
+        paths.file("reference"),
     log:
         paths.log("evaluate/reference", "data"),
     benchmark:
@@ -23,9 +23,9 @@ rule reference:
 
 rule train_phrases:
     input:
-        pieces=paths.pieces(),
+        pieces=paths.file("pieces"),
     output:
-        paths.train_phrases(),
+        paths.file("train_phrases"),
     log:
         paths.log("evaluate/train_phrases", "data"),
     conda:
@@ -36,12 +36,12 @@ rule train_phrases:
 
 rule evaluate:
     input:
-        jsonl=f"{paths.gen_dir()}/samples.jsonl",
-        samples=f"{paths.gen_dir()}/samples",
-        reference=paths.reference(),
+        jsonl=paths.file("samples_jsonl"),
+        samples=paths.file("samples"),
+        reference=paths.file("reference"),
         phrases=rules.train_phrases.output[0],
     output:
-        paths.metrics(),
+        paths.file("metrics"),
     log:
         paths.log("evaluate", "gen"),
     benchmark:

@@ -6,10 +6,10 @@
 rule generate:
     input:
         adapter=gen_adapter_dir,
-        pieces=paths.pieces(),
+        pieces=paths.file("pieces"),
     output:
-        samples=directory(f"{paths.gen_dir()}/samples"),
-        jsonl=f"{paths.gen_dir()}/samples.jsonl",
+        samples=directory(paths.file("samples")),
+        jsonl=paths.file("samples_jsonl"),
     log:
         paths.log("generate", "gen"),
     benchmark:

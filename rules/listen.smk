@@ -13,7 +13,7 @@ rule audio_previews:
         # One page per piece (<piece>.html, or no-audio.html saying why): the report's 2-MiB
         # limit per page, see jazz_solo/listen.py. Clips, their MIDI and clips.json beside them.
         report(
-            directory(f"{paths.report_dir()}/listen"),
+            directory(paths.file("listen")),
             patterns=["{piece}.html"],
             caption="../report/listen.rst",
             category="4. Listen",

@@ -8,19 +8,19 @@
 
 rule leaderboard:
     input:
-        metrics=[paths.metrics(g) for g in instances("gen")],
-        evals=[f"{paths.train_dir(t)}/eval.json" for t in instances("train")],
-        adapters=[paths.adapter(t) for t in instances("train")],
-        calibration=[paths.calibration(d) for d in instances("data")],
-        base_only=[f"{paths.base_only_dir(d)}/metrics.json" for d in instances("data")],
+        metrics=[paths.file("metrics", g) for g in instances("gen")],
+        evals=[paths.file("eval", t) for t in instances("train")],
+        adapters=[paths.file("adapter", t) for t in instances("train")],
+        calibration=[paths.file("calibration", d) for d in instances("data")],
+        base_only=[paths.file("base_only_metrics", d) for d in instances("data")],
     output:
         tsv=report(
-            paths.leaderboard_tsv(),
+            paths.file("leaderboard_tsv"),
             caption="../report/leaderboard.rst",
             category="1. Sweep",
             labels={"table": "leaderboard"},
         ),
-        md=paths.leaderboard_md(),
+        md=paths.file("leaderboard_md"),
     log:
         paths.log("select/leaderboard"),
     conda:
@@ -39,7 +39,7 @@ checkpoint select_best:
     input:
         tsv=rules.leaderboard.output.tsv,
     output:
-        f"{paths.best_dir()}/selection.json",
+        f"{paths.file('best')}/selection.json",
     log:
         paths.log("select/select_best"),
     conda:
@@ -55,9 +55,9 @@ rule revalidate:
     input:
         unpack(winner_inputs),
     output:
-        samples=directory(f"{paths.best_dir()}/reval/samples"),
-        jsonl=f"{paths.best_dir()}/reval/samples.jsonl",
-        metrics=f"{paths.best_dir()}/reval/metrics.json",
+        samples=directory(f"{paths.file('best')}/reval/samples"),
+        jsonl=f"{paths.file('best')}/reval/samples.jsonl",
+        metrics=f"{paths.file('best')}/reval/metrics.json",
     log:
         paths.log("select/revalidate"),
     benchmark:
@@ -83,11 +83,11 @@ rule export:
         leaderboard_tsv=rules.leaderboard.output.tsv,
         leaderboard_md=rules.leaderboard.output.md,
     output:
-        adapter=directory(f"{paths.best_dir()}/adapter"),
-        base=directory(f"{paths.best_dir()}/base_model"),
-        bundle=f"{paths.best_dir()}/bundle.json",
-        best=report(f"{paths.best_dir()}/best.json", caption="../report/best.rst", category="2. Best candidate"),
-        archive=f"{paths.best_dir()}/archive.tgz",
+        adapter=directory(f"{paths.file('best')}/adapter"),
+        base=directory(f"{paths.file('best')}/base_model"),
+        bundle=f"{paths.file('best')}/bundle.json",
+        best=report(paths.file("best_json"), caption="../report/best.rst", category="2. Best candidate"),
+        archive=paths.file("archive"),
     log:
         paths.log("select/export"),
     conda:
@@ -104,18 +104,20 @@ rule report_figures:
         reval_metrics=rules.revalidate.output.metrics,
         reval_jsonl=rules.revalidate.output.jsonl,
         reval_samples=rules.revalidate.output.samples,
-        train_logs=[f"{paths.train_dir(t)}/train_log.csv" for t in instances("train")],
+        train_logs=[f"{paths.folder('train', t)}/train_log.csv" for t in instances("train")],
     output:
         piano_rolls=report(
-            f"{paths.report_dir()}/piano_rolls.png", caption="../report/piano_rolls.rst", category="2. Best candidate"
+            f"{paths.file('report')}/piano_rolls.png",
+            caption="../report/piano_rolls.rst",
+            category="2. Best candidate",
         ),
         distributions=report(
-            f"{paths.report_dir()}/metric_distributions.png",
+            f"{paths.file('report')}/metric_distributions.png",
             caption="../report/metric_distributions.rst",
             category="2. Best candidate",
         ),
         curves=report(
-            f"{paths.report_dir()}/training_curves.png",
+            f"{paths.file('report')}/training_curves.png",
             caption="../report/training_curves.rst",
             category="3. Training",
         ),

@@ -9,9 +9,9 @@ rule pretrain:
         train=paths.window_set("corpus_train"),
         val=paths.window_set("corpus_val"),
     output:
-        model=directory(paths.base_model()),
-        log_csv=f"{paths.base_dir()}/train_log.csv",
-        plot=f"{paths.base_dir()}/loss.png",
+        model=directory(paths.file("base_model")),
+        log_csv=f"{paths.folder('base')}/train_log.csv",
+        plot=f"{paths.folder('base')}/loss.png",
     log:
         paths.log("pretrain", "data"),
     benchmark:
@@ -35,10 +35,10 @@ rule train_lora:
         train=paths.window_set("target_train"),
         val=paths.window_set("target_val"),
     output:
-        adapter=directory(paths.adapter()),
-        log_csv=f"{paths.train_dir()}/train_log.csv",
-        plot=f"{paths.train_dir()}/loss.png",
-        eval=f"{paths.train_dir()}/eval.json",
+        adapter=directory(paths.file("adapter")),
+        log_csv=f"{paths.folder('train')}/train_log.csv",
+        plot=f"{paths.folder('train')}/loss.png",
+        eval=paths.file("eval"),
     log:
         paths.log("train_lora", "train"),
     benchmark:

@@ -129,5 +129,5 @@ def test_snakemake_data_stage_on_tiny_config(tmp_path):
     assert sorted(p["source"] for p in pieces) == ["corpus"] * 4 + ["target"] * 4
     for sp in (60, 64):
         data = {"vocabulary": "duration", "sequence": "windowed", "split_pitch": str(sp)}
-        summary = json.loads(Path(paths.dataset_summary(data, root=tmp_path / "results")).read_text())
+        summary = json.loads(Path(paths.file("dataset_summary", data, root=tmp_path / "results")).read_text())
         assert summary["split_pitch"] == sp and summary["examples"]["target"]["train"] > 0

@@ -76,11 +76,11 @@ def test_with_defaults_keeps_the_schema_order_and_the_users_values():
 def test_paths_follow_the_sweep_params():
     w = {p.name: f"v{i}" for i, p in enumerate(sweep.PARAMS)}
     data = "/".join(f"{p.name}~{w[p.name]}" for p in sweep.stage_params("data"))
-    assert paths.reference(w) == f"results/data/{data}/reference.json"
-    assert paths.base_model(w, root="r") == f"r/base/{data}/model"
-    assert paths.metrics(w) == f"results/gen/{sweep.instance('gen', w)}/metrics.json"
-    assert paths.metrics("some/candidate") == "results/gen/some/candidate/metrics.json"
-    assert "{split_pitch}" in paths.adapter() and paths.adapter().startswith("results/train/")
+    assert paths.file("reference", w) == f"results/data/{data}/reference.json"
+    assert paths.file("base_model", w, root="r") == f"r/base/{data}/model"
+    assert paths.file("metrics", w) == f"results/gen/{sweep.instance('gen', w)}/metrics.json"
+    assert paths.file("metrics", "some/candidate") == "results/gen/some/candidate/metrics.json"
+    assert "{split_pitch}" in paths.file("adapter") and paths.file("adapter").startswith("results/train/")
     assert paths.log("tokenize", "data") == f"results/logs/tokenize/{sweep.pattern('data')}.log"
     assert paths.benchmark("ingest") == "results/benchmarks/ingest.tsv"
 
@@ -88,8 +88,8 @@ def test_paths_follow_the_sweep_params():
 def test_a_new_sweep_param_reaches_every_path_of_its_stage(monkeypatch):
     extra = sweep.SweepParam("sequence", "data", "data", "sequence")
     monkeypatch.setattr(sweep, "PARAMS", (*sweep.PARAMS, extra))
-    assert "sequence~{sequence}" in paths.data_dir()
-    assert "sequence~{sequence}" in paths.gen_dir() and "sequence~{sequence}" in paths.log("pretrain", "data")
+    assert "sequence~{sequence}" in paths.folder("data")
+    assert "sequence~{sequence}" in paths.folder("gen") and "sequence~{sequence}" in paths.log("pretrain", "data")
 
 
 @pytest.fixture

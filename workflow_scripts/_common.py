@@ -46,6 +46,16 @@ class Job:
 
         return Settings.from_config(sweep.resolve(self.snakemake.config, dict(self.snakemake.wildcards)))
 
+    def winner(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the selected candidate's config, selection.json), for the rules after select_best:
+        ``params.sections`` with the winner's wildcards written in."""
+        import json
+
+        from jazz_solo import sweep
+
+        selection = json.loads(Path(self.snakemake.input.selection).read_text())
+        return sweep.resolve(self.snakemake.params.sections, selection["params"]), selection
+
     def say(self, message: str) -> None:
         """One line on the console (snakemake's output) and in the log."""
         logging.warning("%s", message)

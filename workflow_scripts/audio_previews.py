@@ -1,16 +1,14 @@
 """Rule audio_previews: playable clips of the real, base-only and best solos for the report (thin adapter)."""
-import json
-from pathlib import Path
 
 from _common import job
 
-from jazz_solo import audio, listen, sweep
+from jazz_solo import audio, listen
 
 # one torch thread: the base-only solo's decoding is overhead-bound (see rule generate)
 with job(snakemake, torch_threads=1) as run:
-    selection = json.loads(Path(snakemake.input.selection).read_text())
+    config, selection = run.winner()
     result = listen.make_previews(
-        sweep.resolve(snakemake.params.sections, selection["params"]),
+        config,
         selection,
         adapter_dir=snakemake.input.adapter,
         pieces_tsv=snakemake.input.pieces,

@@ -1,17 +1,14 @@
 """Rule export: results/best/ bundle (adapter, base, settings, best.json) + archive.tgz (thin adapter)."""
-import json
 import logging
-from pathlib import Path
 
 from _common import job
 
-from jazz_solo import sweep
 from jazz_solo.export import export_best
 
-with job(snakemake):
-    selection = json.loads(Path(snakemake.input.selection).read_text())
+with job(snakemake) as run:
+    config, selection = run.winner()
     record = export_best(
-        sweep.resolve(snakemake.params.sections, selection["params"]),
+        config,
         snakemake.input.selection,
         snakemake.input.adapter,
         snakemake.input.reval_metrics,

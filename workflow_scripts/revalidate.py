@@ -1,16 +1,14 @@
 """Rule revalidate: the selected candidate regenerated on new seeds and scored (thin adapter)."""
-import json
-from pathlib import Path
 
 from _common import job
 
-from jazz_solo import evaluate, sweep
+from jazz_solo import evaluate
 from jazz_solo.revalidate import revalidate
 
-with job(snakemake, torch_threads=True):
-    selection = json.loads(Path(snakemake.input.selection).read_text())
+with job(snakemake, torch_threads=True) as run:
+    config, selection = run.winner()
     result = revalidate(
-        sweep.resolve(snakemake.params.sections, selection["params"]),
+        config,
         selection,
         adapter_dir=snakemake.input.adapter,
         pieces_tsv=snakemake.input.pieces,

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(*args.configs, *args.config)
     select = Settings.from_config(config).select
     candidates = leaderboard.candidate_ids(config)
-    metrics = [paths.metrics(c, root=args.results) for c in candidates]
+    metrics = [paths.file("metrics", c, root=args.results) for c in candidates]
     frame = leaderboard.gather(candidates, metrics, select.rule, select.min_notes)
     frame, notes = board.complete(frame, **board.inputs(args.results, config))  # flags + calibration rows
     if args.output:
