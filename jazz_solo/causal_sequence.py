@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .config import schema_default
 from . import durations as D
 from . import tokens as T
+from .config import schema_default
 from .tokens import Note
 
 SEQUENCES = ("windowed", "causal")

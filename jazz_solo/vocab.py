@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .config import schema_default
 from . import durations as D
 from . import tokens as T
+from .config import schema_default
 from .sampling import DurationGrammar, GrammarState
 from .tokens import Note
 
