@@ -127,3 +127,11 @@ def test_job_turns_errors_into_one_line(tmp_path, script_common, capfd):
 
 def test_defaults_need_no_data_paths():
     assert settings.defaults().data.corpus == [] and settings.defaults().generate.seed == 7
+
+
+def test_job_keeps_the_traceback_of_an_unexpected_error_in_the_log(tmp_path, script_common):
+    with pytest.raises(KeyError):
+        with script_common.job(_smk(tmp_path)):
+            raise KeyError("no such column")
+    text = (tmp_path / "job.log").read_text()
+    assert "unexpected error" in text and "Traceback" in text and "KeyError: 'no such column'" in text

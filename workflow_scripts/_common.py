@@ -9,7 +9,8 @@ where the package is not installed). :func:`job` wraps a script's body:
   snakemake-workflows/rna-seq-star-deseq2;
 * ``torch_threads``: torch's intra-op threads, the rule's ``threads`` unless a number is given;
 * an error of the ``errors`` types ends the job with one line, ``jazz-solo <rule>: <message>``, on
-  the console and in the log, instead of a traceback.
+  the console and in the log, instead of a traceback; any other error keeps its traceback, in
+  the log as well.
 """
 from __future__ import annotations
 
@@ -91,6 +92,9 @@ def job(
         logging.error("%s", exc)
         print(f"{running.name}: {exc}", file=console, flush=True)
         raise SystemExit(1) from None
+    except Exception:  # unexpected: the traceback goes to the log too (and to the console, as usual)
+        logging.exception("unexpected error")
+        raise
     finally:
         root.removeHandler(handler)
         sys.stderr = saved_stderr
