@@ -148,6 +148,10 @@ class SelectSettings:
     num_samples_reval: int
 
 
+GEN_DATA_KEYS = ("window_seconds", "vocabulary", "split_pitch", "sequence")  # GenSettings' keys from data:
+_TYPES = {"float": float, "int": int, "str": str}
+
+
 @dataclass(frozen=True)
 class GenSettings:
     """Everything generation needs besides the model: ``generate:`` plus the data settings
@@ -171,21 +175,8 @@ class GenSettings:
         """From a (resolved) config: ``generate`` section + ``data.window_seconds/vocabulary/split_pitch/
         sequence``; keys left out take the schema's defaults."""
         c = with_defaults({"generate": dict(config["generate"]), "data": dict(config["data"])})
-        g, d = c["generate"], c["data"]
-        return cls(
-            window_seconds=float(d["window_seconds"]),
-            primer_max_tokens=int(g["primer_max_tokens"]),
-            temperature=float(g["temperature"]),
-            top_k=int(g["top_k"]),
-            top_p=float(g["top_p"]),
-            max_new_tokens=int(g["max_new_tokens"]),
-            continuity_seconds=float(g["continuity_seconds"]),
-            vocabulary=str(d["vocabulary"]),
-            split_pitch=int(d["split_pitch"]),
-            sequence=str(d["sequence"]),
-            chunk_seconds=float(g["chunk_seconds"]),
-            lookahead_seconds=float(g["lookahead_seconds"]),
-        )
+        return cls(**{f.name: _TYPES[f.type](c["data" if f.name in GEN_DATA_KEYS else "generate"][f.name])
+                      for f in fields(cls)})
 
     @classmethod
     def defaults(cls, **changes: Any) -> GenSettings:

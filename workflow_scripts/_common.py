@@ -47,15 +47,18 @@ class Job:
 
         return Settings.from_config(sweep.resolve(self.snakemake.config, dict(self.snakemake.wildcards)))
 
-    def winner(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(the selected candidate's config, selection.json), for the rules after select_best:
-        ``params.sections`` with the winner's wildcards written in."""
+    def winner(self) -> dict[str, Any]:
+        """What the rules after select_best start from (their ``unpack(winner_inputs)``): the
+        winner's ``config`` (``params.sections`` with its wildcards written in), its ``selection``
+        (selection.json), its ``adapter_dir`` and the ``pieces_tsv``."""
         import json
 
         from jazz_solo import sweep
 
-        selection = json.loads(Path(self.snakemake.input.selection).read_text())
-        return sweep.resolve(self.snakemake.params.sections, selection["params"]), selection
+        smk = self.snakemake
+        selection = json.loads(Path(smk.input.selection).read_text())
+        return {"config": sweep.resolve(smk.params.sections, selection["params"]), "selection": selection,
+                "adapter_dir": smk.input.adapter, "pieces_tsv": smk.input.pieces}
 
     def say(self, message: str) -> None:
         """One line on the console (snakemake's output) and in the log."""

@@ -6,12 +6,8 @@ from jazz_solo import audio, listen
 
 # one torch thread: the base-only solo's decoding is overhead-bound (see rule generate)
 with job(snakemake, torch_threads=1) as run:
-    config, selection = run.winner()
     result = listen.make_previews(
-        config,
-        selection,
-        adapter_dir=snakemake.input.adapter,
-        pieces_tsv=snakemake.input.pieces,
+        **run.winner(),
         reval_jsonl=snakemake.input.reval_jsonl,
         reval_samples=snakemake.input.reval_samples,
         out_dir=snakemake.output[0],

@@ -6,9 +6,8 @@ from _common import job
 from jazz_solo.export import export_best
 
 with job(snakemake) as run:
-    config, selection = run.winner()
     record = export_best(
-        config,
+        run.winner()["config"],
         snakemake.input.selection,
         snakemake.input.adapter,
         snakemake.input.reval_metrics,

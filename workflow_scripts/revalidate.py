@@ -6,12 +6,8 @@ from jazz_solo import evaluate
 from jazz_solo.revalidate import revalidate
 
 with job(snakemake, torch_threads=True) as run:
-    config, selection = run.winner()
     result = revalidate(
-        config,
-        selection,
-        adapter_dir=snakemake.input.adapter,
-        pieces_tsv=snakemake.input.pieces,
+        **run.winner(),
         reference_json=snakemake.input.reference,
         sweep_metrics_json=snakemake.input.sweep_metrics,
         num_samples=snakemake.params.num_samples,
