@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import signal
 import sys
-import time
+import threading
 from pathlib import Path
+
+log = logging.getLogger("jazz_solo.live")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--midi-in", default=None, help="live mode: input port name (comping from a keyboard / DAW)")
     p.add_argument("--midi-out", default=None, help="live mode: output port name (the solo)")
-    p.add_argument("--chunk-seconds", type=float, default=None, help="live mode chunk (default half a window)")
+    p.add_argument("--virtual", action="store_true",
+                   help="live mode: create ports with these names (for a DAW or jack_connect) instead of opening existing ones")
+    p.add_argument("--midi-backend", default=None,
+                   help="mido backend (default $MIDO_BACKEND or mido.backends.rtmidi; JACK: mido.backends.rtmidi/UNIX_JACK)")
+    p.add_argument("--chunk-seconds", type=float, default=None, help="live chunk-behind mode: chunk (default half a window)")
+    p.add_argument("--seconds", type=float, default=None, help="live mode: stop after this long (default: until Ctrl-C)")
+    p.add_argument("--seed", type=int, default=0, help="live mode: sampling seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the small model)")
     p.set_defaults(func=run)
 
@@ -39,56 +49,40 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     live_mode = bool(args.midi_in or args.midi_out)
     if live_mode:
+        from ..live_midi import midi_backend
+
         if not (args.midi_in and args.midi_out):
             raise ValueError("live mode needs both --midi-in and --midi-out")
-        _mido()  # fail before loading the model
+        if args.chunk_seconds is not None and not 0 < args.chunk_seconds <= 60:
+            raise ValueError(f"--chunk-seconds must be in (0, 60], got {args.chunk_seconds}")
+        backend = midi_backend(args.midi_backend)  # fail before loading the model
     engine = Engine.load(None if args.adapter else args.bundle, args.adapter)
     if live_mode:
-        return live(engine, args.midi_in, args.midi_out, args.chunk_seconds)
+        return live(engine, backend, args)
     from ..mcp_server import run_server
 
     run_server(engine, args.allowed_dir, http=args.http, port=args.port)
     return 0
 
 
-def _mido():
-    """mido with a working port backend (python-rtmidi, optional: imported only in live mode)."""
-    try:
-        import mido
-
-        mido.get_input_names()
-    except Exception as exc:  # noqa: BLE001
-        raise ValueError(f"live MIDI needs mido with python-rtmidi (pip install python-rtmidi): {exc}") from None
-    return mido
-
-
-def live(engine, midi_in: str, midi_out: str, chunk_seconds: float | None) -> int:
-    """Record ``chunk_seconds`` of comping, generate its solo, play it during the next chunk (one chunk behind)."""
-    mido = _mido()
+def live(engine, backend, args: argparse.Namespace) -> int:
+    """Play along on MIDI ports until Ctrl-C / SIGTERM (or --seconds); the timing stats go to stderr."""
+    from .. import live_midi
     from ..serve import StreamSession
-    from ..tokens import Note
 
-    chunk = float(chunk_seconds or engine.settings.window_seconds / 2)
-    session = StreamSession(engine)
-    with mido.open_input(midi_in) as inp, mido.open_output(midi_out) as out:
-        pending: list[tuple[float, mido.Message]] = []
-        t0 = time.monotonic()
-        while True:
-            start, held, notes = t0, {}, []
-            while (now := time.monotonic()) < start + chunk:
-                while pending and pending[0][0] <= now:
-                    out.send(pending.pop(0)[1])
-                for msg in inp.iter_pending():
-                    t = now - start
-                    if msg.type == "note_on" and msg.velocity > 0:
-                        held[msg.note] = (t, msg.velocity)
-                    elif msg.type in ("note_off", "note_on") and msg.note in held:
-                        on, vel = held.pop(msg.note)
-                        notes.append(Note(on, max(t, on + 0.01), msg.note, vel))
-                time.sleep(0.001)
-            notes += [Note(on, chunk, p, v) for p, (on, v) in held.items()]
-            t0 = start + chunk
-            solo = session.feed(sorted(notes), chunk)
-            events = [(t0 + n.start, mido.Message("note_on", note=n.pitch, velocity=n.velocity)) for n in solo]
-            events += [(t0 + n.end, mido.Message("note_off", note=n.pitch)) for n in solo]
-            pending = sorted(pending + events, key=lambda e: e[0])
+    chunk = float(args.chunk_seconds or engine.settings.window_seconds / 2)
+    soloist = live_midi.ChunkBehind(StreamSession(engine, seed=args.seed), chunk)
+    mode = f"chunk-behind ({chunk:g} s)"
+    inport, outport = live_midi.open_ports(backend, args.midi_in, args.midi_out, virtual=args.virtual)
+    stop = threading.Event()
+    # Ctrl-C and SIGTERM (a DAW or test closing us) end the session cleanly: every sounding note gets its off.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ready = lambda: log.info("live %s: ready, %s -> %s", mode, inport.name, outport.name)  # noqa: E731
+    try:
+        stats = live_midi.run(inport, outport, soloist, stop, args.seconds, on_ready=ready)
+    finally:
+        inport.close()
+        outport.close()
+    log.info("live %s: stopped; %s", mode, json.dumps(stats))
+    return 0
