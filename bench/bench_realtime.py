@@ -1,37 +1,59 @@
-"""Simulated real-time session: conditioning chunks arrive on the wall clock, the server answers each.
+"""Real-time play-along: comping played in real time, the solo decided and sent on the clock (issue 16).
 
-Chunk k (``--chunk-seconds``, default half a window) "arrives" when its last moment has been played
-(t0 + (k+1)*chunk). Its solo is played during the next chunk (one chunk behind, as the live-MIDI mode
-does), so its deadline is arrival + chunk: a later answer is a deadline miss. Reports time to first
-note (arrival of chunk 0 -> first NOTE_ON sampled), per-chunk latency p50/p95/max and as a fraction
-of the chunk (the real-time factor; the baseline is the chunk itself), misses, and RSS at start and end.
+Each mode is a real-time session through :func:`jazz_solo.live_midi.play`, the loop that
+``serve --midi-in/--midi-out`` runs, without the ports: a player thread pushes the comping's note
+on/offs into the input queue at their times (as the port reader does) and the solo's notes are
+recorded as the scheduler sends them.
 
-Model: ``--bundle`` / ``--adapter`` when given, else a random model of config.yaml's (demo) size
-with a LoRA adapter (speed does not depend on the weights). Conditioning: the left hand of real
-PiJAMA pieces (../shared/data) looped, else a synthetic comping part.
+* ``live-causal``: a causal model (data.sequence causal) hears the comping every
+  generate.chunk_seconds (0.1 s) and decides the solo up to generate.lookahead_seconds past it.
+* ``chunk-behind`` (the control): a windowed model, 4-s chunks, each chunk's solo played during the next.
 
-    python bench/bench_realtime.py               # 1 minute
-    python bench/bench_realtime.py --minutes 10  # the full check
+Per mode: step latency p50/p95/max (the model's work per chunk), deadline misses (steps that ran
+past the next chunk), time to first note (from the first comping note), recency gap (a solo note's
+time minus the comping time it had heard when decided), lateness (sent minus meant), solo notes
+per second (live-causal also beside offline_causal_solo over the same comping: the same code with
+the arrival simulated), onset_fit (+-100 ms) and harmonic_fit_gain of the solo as played, beside
+the real right hand of the same pieces, and memory.
+
+Models: ``--causal-adapter`` / ``--windowed-adapter``; by default bench/bench_vocabulary.py's dev
+adapters for ``--target`` (results/bench_vocabulary/duration-causal|duration/lora/<Target>-*/adapter)
+when present, else random models of the demo size (timing only; their quality numbers mean nothing
+and are marked so). Comping: the target's dev test pieces (../shared/data; the split of
+results/bench_vocabulary/pieces.tsv, else the first pieces of its folder), an equal share of the
+session each, one after another; without the dev data (said so) the synthetic comping of the tests.
+
+    python bench/bench_realtime.py                  # 1 minute a mode
+    python bench/bench_realtime.py --minutes 10     # the issue's 10-minute session
+    python bench/bench_realtime.py --modes live-causal --minutes 10
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jazz_solo import tokens as T  # noqa: E402
-from jazz_solo.serve import Engine, StreamSession  # noqa: E402
+from jazz_solo import live_midi, metrics  # noqa: E402
+from jazz_solo.causal import comping_events, offline_causal_solo  # noqa: E402
+from jazz_solo.evaluate import cap  # noqa: E402
+from jazz_solo.midi_io import MidiError, load_notes, split_roles  # noqa: E402
+from jazz_solo.serve import Engine  # noqa: E402
 from jazz_solo.tokens import Note  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "pijama_studio"
+DEV = ROOT / "results" / "bench_vocabulary"
+CONTROL_CHUNK_S = 4.0
+GAP_S = 1.0  # silence between two pieces of the session
 
 
 def rss_mb() -> float:
@@ -41,7 +63,15 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def demo_adapter(root: Path) -> Path:
+def dev_adapter(sequence: str, target: str) -> Path | None:
+    """bench_vocabulary's adapter of ``target`` for the duration vocabulary in ``sequence``."""
+    folder = DEV / ("duration-causal" if sequence == "causal" else "duration") / "lora"
+    found = sorted(folder.glob(f"{target.replace(' ', '_')}-*/adapter/adapter_config.json"))
+    return found[-1].parent if found else None
+
+
+def random_adapter(root: Path, sequence: str) -> Path:
+    """A random demo-size base + LoRA adapter (config.yaml's model and lora): timing only."""
     from peft import LoraConfig, get_peft_model
 
     from jazz_solo.config import load_config
@@ -49,103 +79,172 @@ def demo_adapter(root: Path) -> Path:
     from jazz_solo.model import build_model, save_base
 
     cfg = load_config()
-    base = build_model(cfg["model"], seed=0)
-    save_base(base, root / "base")
+    base = build_model(cfg["model"], seed=0, data={**cfg["data"], "sequence": sequence, "vocabulary": "duration"})
+    save_base(base, root / sequence / "base")
     lora = cfg["lora"]
-    peft_cfg = LoraConfig(r=int(lora["r"]), lora_alpha=int(lora["alpha"]), target_modules=list(lora["target_modules"]),
+    peft_cfg = LoraConfig(r=int(lora["r"]), lora_alpha=int(lora["alpha"]), target_modules=lora["target_modules"],
                           init_lora_weights=False)
-    return save_adapter(get_peft_model(base, peft_cfg), root / "adapter", root / "base")
+    return save_adapter(get_peft_model(base, peft_cfg), root / sequence / "adapter", root / sequence / "base")
 
 
-def conditioning(split_pitch: int, seconds: float) -> tuple[list[Note], str]:
-    """Left-hand notes covering ``seconds`` (pieces appended one after another)."""
-    from jazz_solo.midi_io import MidiError, load_notes, split_roles
+def test_pieces(target: str) -> list[Path]:
+    """The target's dev test pieces (bench_vocabulary's split), else the first 4 of its folder."""
+    table = DEV / "pieces.tsv"
+    if table.is_file():
+        with table.open() as f:
+            rows = [r for r in csv.DictReader(f, delimiter="\t") if r["artist"] == target and r["split"] == "test"]
+        if rows:
+            return [Path(r["path"]) for r in sorted(rows, key=lambda r: r["piece_id"])]
+    return sorted((DATA / target).rglob("*.midi"))[:4]
 
-    out: list[Note] = []
-    used = 0
-    if DATA.is_dir():
-        offset = 0.0
-        for path in sorted(DATA.rglob("*.midi")):
-            if offset >= seconds:
-                break
-            try:
-                cond, _ = split_roles(load_notes(path), split_pitch)
-            except MidiError:
-                continue
-            if not cond:
-                continue
-            out += [Note(n.start + offset, n.end + offset, n.pitch, n.velocity) for n in cond]
-            offset += max(n.end for n in cond) + 1.0
-            used += 1
-        if out:
-            return out, f"{used} PiJAMA pieces (left hand)"
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import comping_and_lead
 
-    return split_roles(comping_and_lead(seconds), split_pitch)[0], "synthetic comping"
+def session_music(target: str, split_pitch: int, seconds: float) -> tuple[list[Note], list[Note], str]:
+    """(comping, real right hand, source) filling ``seconds``: an equal share of each test piece."""
+    if not DATA.is_dir():
+        print(f"note: dev data not present at {DATA}: synthetic comping of the tests instead")
+        sys.path.insert(0, str(ROOT / "tests"))
+        from conftest import comping_and_lead
+
+        cond, lead = split_roles(comping_and_lead(seconds), split_pitch)
+        return cond, lead, "synthetic comping (tests/conftest.py)"
+    files = test_pieces(target)
+    if not files:
+        raise SystemExit(f"bench_realtime: no pieces of {target!r} under {DATA}")
+    share = max(1.0, (seconds - GAP_S * (len(files) - 1)) / len(files))
+    cond: list[Note] = []
+    lead: list[Note] = []
+    offset = 0.0
+    for path in files:
+        try:
+            c, l = split_roles(load_notes(path), split_pitch)
+        except MidiError as exc:
+            print(f"note: skipping {exc}")
+            continue
+        first = min((n.start for n in c), default=0.0)  # start with the comping: the session starts on it
+        for part, out in ((c, cond), (l, lead)):
+            moved = [n._replace(start=n.start - first, end=n.end - first) for n in part if n.start >= first]
+            out += [n._replace(start=n.start + offset, end=n.end + offset) for n in cap(moved, share)]
+        offset += share + GAP_S
+    return cond, lead, f"{len(files)} dev test pieces of {target} ({share:.0f} s each)"
+
+
+def play_in_real_time(engine: Engine, soloist: live_midi.Soloist, cond: list[Note], seconds: float) -> dict[str, Any]:
+    """One session: a player thread pushes the comping at its times; play() runs the soloist."""
+    import mido
+
+    events = comping_events(cond)
+    queue = live_midi.InputQueue(time.monotonic)
+    stop = threading.Event()
+    started = threading.Event()
+
+    def player() -> None:
+        started.wait()
+        t0 = time.monotonic()
+        for e in events:
+            if stop.wait(max(0.0, t0 + e.time - time.monotonic())):
+                return
+            kind = "note_on" if e.velocity > 0 else "note_off"
+            queue.push(mido.Message(kind, note=e.pitch, velocity=e.velocity))
+
+    sent: list[tuple[str, int]] = []
+    played: list[Note] = []
+    thread = threading.Thread(target=player, daemon=True)
+    thread.start()
+    rss0 = rss_mb()
+    try:
+        stats = live_midi.play(queue, lambda m: sent.append((m.type, m.note)), soloist, stop, seconds,
+                               on_ready=started.set, played=played)
+    finally:
+        stop.set()
+        thread.join()
+    sounding: set[int] = set()
+    malformed = 0
+    for kind, pitch in sent:  # every note_on gets its note_off, no double on
+        malformed += (pitch in sounding) == (kind == "note_on")
+        (sounding.add if kind == "note_on" else sounding.discard)(pitch)
+    return {**stats, "played": played, "malformed": malformed + len(sounding), "rss_growth_mb": rss_mb() - rss0}
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f}"
+
+
+def report(name: str, stats: dict[str, Any], cond: list[Note], lead: list[Note], seconds: float,
+           offline: list[Note] | None, trained: bool) -> None:
+    played = stats["played"]
+    density = len(played) / seconds
+    step, gap, late = stats["step_s"], stats["recency_gap_s"], stats["lateness_s"]
+    print(f"\n## {name}")
+    print(f"steps {stats['steps']}, step latency ms p50 {ms(step['p50'])} p95 {ms(step['p95'])} max {ms(step['max'])}; "
+          f"deadline misses {stats['deadline_misses']}; time to first note {ms(stats['first_note_s'])} ms")
+    print(f"recency gap ms p50 {ms(gap['p50'])} p95 {ms(gap['p95'])} max {ms(gap['max'])}; "
+          f"lateness ms p50 {ms(late['p50'])} p95 {ms(late['p95'])} max {ms(late['max'])}; "
+          f"decided after their onset {stats['decided_after_onset'] or 0:.1%}")
+    line = f"solo notes {len(played)} ({density:.2f}/s)"
+    if offline is not None:
+        off = len(offline) / seconds
+        line += f"; offline_causal_solo over the same comping {len(offline)} ({off:.2f}/s, live/offline {density / off:.2f})" \
+            if off else "; offline solo has no notes"
+    print(line + f"; malformed note pairs {stats['malformed']}; RSS growth {stats['rss_growth_mb']:+.1f} MB")
+    mark = "" if trained else "  (random model: not meaningful)"
+    fit = {who: (metrics.onset_fit(notes, cond), metrics.harmonic_fit_gain(notes, cond))
+           for who, notes in (("solo as played", played), ("real right hand", lead))}
+    for who, (onset, gain) in fit.items():
+        print(f"{who:16s} onset_fit {onset:.3f}  harmonic_fit_gain {gain:+.3f}{mark if who == 'solo as played' else ''}")
+    real_onset, real_gain = fit["real right hand"]
+    solo_onset, solo_gain = fit["solo as played"]
+    if real_onset > 0 and real_gain > 0:
+        print(f"solo / real: onset_fit {solo_onset / real_onset:.0%}, harmonic_fit_gain {solo_gain / real_gain:.0%}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--minutes", type=float, default=1.0)
-    ap.add_argument("--chunk-seconds", type=float, default=None, help="default: half a window")
-    ap.add_argument("--bundle", type=Path, default=None)
-    ap.add_argument("--adapter", type=Path, default=None)
+    ap.add_argument("--minutes", type=float, default=1.0, help="session length per mode (10: the issue's check)")
+    ap.add_argument("--modes", nargs="+", default=["live-causal", "chunk-behind"], choices=["live-causal", "chunk-behind"])
+    ap.add_argument("--target", default="Cedar Walton", help="whose dev test pieces (and dev adapters)")
+    ap.add_argument("--causal-adapter", type=Path, default=None)
+    ap.add_argument("--windowed-adapter", type=Path, default=None)
+    ap.add_argument("--control-chunk-seconds", type=float, default=CONTROL_CHUNK_S)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--continuity-seconds", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rss0 = rss_mb()
+    seconds = args.minutes * 60.0
     with tempfile.TemporaryDirectory() as tmp:
-        if args.bundle or args.adapter:
-            engine = Engine.load(args.bundle, args.adapter)
-        else:
-            engine = Engine.load(adapter_dir=demo_adapter(Path(tmp)))
-    chunk = float(args.chunk_seconds or engine.settings.window_seconds / 2)
-    total = args.minutes * 60.0
-    cond, source = conditioning(engine.split_pitch, total)
-    n_chunks = int(total // chunk)
-    print(f"model: {engine.info['parameters']:,} parameters ({engine.source}); conditioning: {source}")
-    print(f"session: {n_chunks} chunks of {chunk:.1f} s = {n_chunks * chunk / 60:.1f} min, "
-          f"continuity_seconds={args.continuity_seconds}, {args.threads} thread(s)")
-    session = StreamSession(engine, {"continuity_seconds": args.continuity_seconds}, seed=0)
-    first_note: list[float] = []
-
-    def on_step(rows: torch.Tensor, toks: torch.Tensor) -> None:
-        if not first_note and bool((toks < T.NOTE_OFF).any()):
-            first_note.append(time.perf_counter())
-
-    # Warm-up chunk outside the clock (a server loads and warms up before the set starts).
-    StreamSession(engine, seed=1).feed([], chunk)
-    rss_start = rss_mb()
-    latencies, notes_out, misses, late_start = [], 0, 0, 0.0
-    t0 = time.perf_counter()
-    for k in range(n_chunks):
-        lo, hi = k * chunk, (k + 1) * chunk
-        notes = [Note(n.start - lo, n.end - lo, n.pitch, n.velocity) for n in cond if lo <= n.start < hi]
-        arrival = t0 + hi
-        wait = arrival - time.perf_counter()
-        if wait > 0:
-            time.sleep(wait)
-        else:
-            late_start = max(late_start, -wait)  # the previous chunk overran into this one
-        start = time.perf_counter()
-        out = session.feed(notes, chunk, callback=on_step if k == 0 else None)
-        done = time.perf_counter()
-        latencies.append(done - arrival)
-        misses += int(done > arrival + chunk)
-        notes_out += len(out)
-        if k == 0:
-            ttfn = (first_note[0] - start) if first_note else float("nan")
-    rss_end = rss_mb()
-    lat = np.array(latencies) * 1000
-    print(f"time to first note: {ttfn * 1000:.1f} ms (first chunk)")
-    print(f"per-chunk latency ms: p50 {np.percentile(lat, 50):.1f}  p95 {np.percentile(lat, 95):.1f}  "
-          f"max {lat.max():.1f}  (chunk {chunk * 1000:.0f} ms; p95/chunk = {np.percentile(lat, 95) / (chunk * 1000):.3f})")
-    print(f"deadline misses: {misses} / {n_chunks}; worst start delay {late_start * 1000:.1f} ms; solo notes {notes_out}, "
-          f"sampled tokens {session.gen.sampled[0]} ({session.gen.sampled[0] / (lat.sum() / 1000):.0f} tok/s while busy)")
-    print(f"RSS MB: before load {rss0:.0f}, session start {rss_start:.0f}, end {rss_end:.0f} "
-          f"(growth {rss_end - rss_start:+.1f})")
+        engines: dict[str, tuple[Engine, bool]] = {}
+        for mode, sequence, given in (("live-causal", "causal", args.causal_adapter),
+                                      ("chunk-behind", "windowed", args.windowed_adapter)):
+            if mode not in args.modes:
+                continue
+            adapter = given or dev_adapter(sequence, args.target)
+            trained = adapter is not None
+            if adapter is None:
+                print(f"note: no {sequence} dev adapter of {args.target} under {DEV}: a random demo-size model (timing only)")
+                adapter = random_adapter(Path(tmp), sequence)
+            engine = Engine.load(adapter_dir=adapter)
+            if engine.causal != (sequence == "causal"):
+                raise SystemExit(f"bench_realtime: {adapter} is not a {sequence} model (data.sequence {engine.settings.sequence})")
+            engines[mode] = (engine, trained)
+            print(f"{mode}: {engine.info['parameters']:,} parameters, {adapter}")
+    split_pitch = next(iter(engines.values()))[0].split_pitch
+    cond, lead, source = session_music(args.target, split_pitch, seconds)
+    print(f"comping: {source}; {seconds / 60:.1f} min a mode, {args.threads} torch thread(s), seed {args.seed}")
+    for mode, (engine, trained) in engines.items():
+        offline = None
+        if mode == "live-causal":
+            s = engine.settings
+            print(f"live-causal: chunks of {s.chunk_seconds * 1000:.0f} ms, lookahead {s.lookahead_seconds * 1000:.0f} ms")
+            t = time.perf_counter()
+            offline = offline_causal_solo(engine.model, cond, s, engine.split_pitch, args.seed, seconds=seconds).notes
+            print(f"offline_causal_solo of the same comping: {time.perf_counter() - t:.1f} s of compute")
+        # warm up outside the clock (a server loads and warms up before the set starts)
+        warm = live_midi.soloist_for(engine, args.seed + 1, args.control_chunk_seconds)
+        warm.begin()
+        warm.step([], warm.period)
+        soloist = live_midi.soloist_for(engine, args.seed, args.control_chunk_seconds)
+        stats = play_in_real_time(engine, soloist, cond, seconds)
+        label = mode if mode == "live-causal" else f"chunk-behind ({soloist.period:g}-s chunks, the control)"
+        report(label, stats, cond, lead, seconds, offline, trained)
 
 
 if __name__ == "__main__":

@@ -228,6 +228,43 @@ class CausalSoloist:
             self._close_note(new_notes)
 
 
+    def _lead_share(self, logits: torch.Tensor) -> float:
+        """Of the events the model expects next, the share that are the lead's (comping tokens:
+        note-offs, note-ons at or below the split, and their part of the velocity changes)."""
+        p = torch.softmax(logits.float(), dim=-1)
+        ons = p[T.NOTE_ON : T.NOTE_ON + 128]
+        lead_ons = float(ons[self.split_pitch + 1 :].sum())
+        comp_ons = float(ons[: self.split_pitch + 1].sum())
+        velocity = float(p[T.VELOCITY : T.VELOCITY + T.N_VELOCITY].sum())
+        lead = lead_ons + velocity * lead_ons / max(lead_ons + comp_ons, 1e-12)
+        comping = float(p[T.NOTE_OFF : T.TIME_SHIFT].sum()) + comp_ons + velocity - (lead - lead_ons)
+        return lead / max(lead + comping, 1e-12)
+
+    def _try_shift(self) -> None:
+        """Take the pending shift if the model's next event after it is the lead's; otherwise that
+        event was comping that did not come, so the lead's next event is later: draw the shift
+        again among longer ones (thinning). Without this, the comping's share of every expected
+        event fell to the lead, and causal solos played 3-4x the real number of notes. A 1-s shift
+        (the longest token) is always taken: "nothing yet" goes on with another shift."""
+        ticks = int(self._pending)
+        before = self._logits
+        tok = T.TIME_SHIFT + ticks - 1
+        self._feed([tok])
+        if ticks == T.N_TIME_SHIFT or float(torch.rand(1, generator=self.generator, dtype=torch.float64)) < \
+                self._lead_share(self._logits):
+            self.grammar.advance(torch.tensor([tok]))
+            self.now += ticks
+            self._pending = None
+            return
+        self.decoder.rewind(1)
+        self._length -= 1
+        self._logits = before
+        longer = torch.full_like(before, float("-inf"))
+        longer[tok + 1 : T.VELOCITY] = before[tok + 1 : T.VELOCITY]
+        s = self.settings
+        probs = process_logits(longer[None], torch.isfinite(longer)[None], s.temperature, s.top_k, s.top_p)
+        self._pending = int(sample(probs, [self.generator])[0]) - T.TIME_SHIFT + 1
+
     @torch.inference_mode()
     def advance(self, known_until: float, horizon: float) -> list[Note]:
         """Write the solo up to ``horizon`` seconds, having heard the comping up to ``known_until``;
@@ -256,8 +293,7 @@ class CausalSoloist:
                 continue
             if target > limit:
                 break
-            self._shift(self._pending)
-            self._pending = None
+            self._try_shift()
         return new_notes
 
 

@@ -64,6 +64,10 @@ class CachedDecoder:
         """Keep only these rows (positions in the current batch)."""
         self.cache.batch_select_indices(torch.tensor(list(rows), device=self.device))
 
+    def rewind(self, n: int) -> None:
+        """Forget the last ``n`` tokens fed (a tentative step that was not taken)."""
+        self.cache.crop(self.cache.get_seq_length() - int(n))
+
 
 def _rope_type(config: Any) -> str:
     params = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
@@ -199,6 +203,10 @@ class FusedLlamaDecoder:
     def step(self, toks: torch.Tensor) -> torch.Tensor:
         """Feed one token per (kept) row; next-token logits (rows, vocab)."""
         return self._forward(toks.reshape(-1, 1).to(self.device))
+
+    def rewind(self, n: int) -> None:
+        """Forget the last ``n`` tokens fed (their cache slots are overwritten by the next ones)."""
+        self.length -= int(n)
 
     def keep(self, rows: Sequence[int]) -> None:
         """Keep only these rows (positions in the current batch)."""

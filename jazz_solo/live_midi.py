@@ -9,9 +9,13 @@ The pieces, each usable (and tested) on its own:
 * :class:`Scheduler` - a thread that sends solo notes at their times while the model computes;
   every note_on gets exactly one note_off (a note struck again while sounding is ended first, and
   stopping ends whatever sounds), and it records each note's lateness (sent minus meant).
+* :class:`Causal` - a causal model's mode: every short period (generate.chunk_seconds) the comping
+  heard so far goes in and the solo is decided up to a lookahead past it.
 * :class:`ChunkBehind` - the windowed model's mode: a chunk of comping is recorded, its solo is
   written by :class:`jazz_solo.serve.StreamSession` and played during the next chunk.
-* :func:`run` - the loop: drain the input, let the soloist decide notes, hand them to the scheduler.
+* :func:`soloist_for` - the one of the two the model was trained for.
+* :func:`play` - the loop: drain the input, let the soloist decide notes, hand them to the
+  scheduler (:func:`run` between two ports; bench/bench_realtime.py feeds it without ports).
 
 Times are seconds on the session clock (0 = when the loop started).
 """
@@ -28,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .causal import CompingEvent
 from .tokens import Note
 
 log = logging.getLogger(__name__)
@@ -35,18 +40,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BACKEND = "mido.backends.rtmidi"
 CLIENT_NAME = "jazz-solo"
 MIN_NOTE_S = 0.01  # one model tick: a comping note released as it starts still lasts this long
-
-try:
-    from .causal import CompingEvent
-except ImportError:  # until jazz_solo.causal lands (issue 16): the same record
-    @dataclass(frozen=True)
-    class CompingEvent:  # type: ignore[no-redef]
-        """One live comping event; a note's end is a separate event (velocity 0)."""
-
-        time: float
-        pitch: int
-        velocity: int
-
 
 # --- ports --------------------------------------------------------------------------------
 
@@ -157,6 +150,11 @@ class InputQueue:
         if self._thread is not None:
             self._thread.join()
 
+    def first_time(self) -> float | None:
+        """The time of the oldest event not drained yet (None: none)."""
+        with self._lock:
+            return self._events[0].time if self._events else None
+
     def drain(self, until: float | None = None) -> list[CompingEvent]:
         """The events before ``until`` (all when None) not drained yet, in arrival (= time) order;
         later ones stay for the next drain (a step at t hears exactly the comping before t)."""
@@ -207,6 +205,7 @@ class _Due:
     note: int = field(compare=False)  # the note's id: an off ends only its own note
     pitch: int = field(compare=False)
     velocity: int = field(compare=False)
+    end: float = field(default=0.0, compare=False)  # a note_on's meant end
 
 
 class Scheduler(threading.Thread):
@@ -216,7 +215,7 @@ class Scheduler(threading.Thread):
     again while it sounds is ended just before, and :meth:`close` ends whatever sounds and drops
     notes not yet started. ``lateness`` holds sent-minus-meant seconds of every note_on."""
 
-    def __init__(self, send: Callable[[Any], None], clock: Callable[[], float]) -> None:
+    def __init__(self, send: Callable[[Any], None], clock: Callable[[], float], played: list[Note] | None = None) -> None:
         super().__init__(name="jazz-solo-scheduler", daemon=True)
         import mido
 
@@ -230,13 +229,15 @@ class Scheduler(threading.Thread):
         self._closed = False
         self.lateness: list[float] = []
         self.sent_notes = 0
+        self.first_sent: float | None = None
+        self.played = played  # notes as sent: (sent time, meant end, pitch, velocity)
 
     def add(self, notes: Iterable[Note]) -> None:
         """Schedule notes (session seconds); ones already due are sent at once (and counted late)."""
         with self._cv:
             for n in notes:
                 nid = next(self._ids)
-                heapq.heappush(self._due, _Due(n.start, nid * 2, "on", nid, n.pitch, n.velocity))
+                heapq.heappush(self._due, _Due(n.start, nid * 2, "on", nid, n.pitch, n.velocity, n.end))
                 heapq.heappush(self._due, _Due(max(n.end, n.start), nid * 2 + 1, "off", nid, n.pitch, 0))
             self._cv.notify()
 
@@ -254,7 +255,11 @@ class Scheduler(threading.Thread):
             if due.pitch in self._sounding:
                 self._off(due.pitch)
             self._send(self._msg("note_on", note=due.pitch, velocity=max(1, min(127, due.velocity))))
-            self.lateness.append(self.clock() - due.time)
+            sent = self.clock()
+            self.lateness.append(sent - due.time)
+            self.first_sent = sent if self.first_sent is None else self.first_sent
+            if self.played is not None:
+                self.played.append(Note(sent, max(due.end, sent), due.pitch, due.velocity))
             self._sounding[due.pitch] = due.note
             self.sent_notes += 1
         elif self._sounding.get(due.pitch) == due.note:  # else it was already ended by a restrike
@@ -280,13 +285,37 @@ class Scheduler(threading.Thread):
 
 
 class Soloist(Protocol):
-    """What :func:`run` drives: called every ``period`` seconds with the new comping events."""
+    """What :func:`run` drives: :meth:`begin` at 0, then :meth:`step` every ``period`` seconds."""
 
     period: float
+
+    def begin(self) -> list[Note]:
+        """The notes to play before any comping is heard (session seconds)."""
+        ...
 
     def step(self, events: list[CompingEvent], now: float) -> list[Note]:
         """Hear ``events`` (comping known up to ``now``); return new solo notes (session seconds)."""
         ...
+
+
+class Causal:
+    """A causal model live (:class:`jazz_solo.causal.CausalSoloist`): every ``period`` it hears the
+    comping so far and decides the solo up to ``lookahead`` past it, the arrival that
+    :func:`jazz_solo.causal.offline_causal_solo` simulates (generate.chunk_seconds /
+    lookahead_seconds), so offline metrics describe what is played. A lookahead longer than the
+    period leaves the model that much more time than the period to decide before a note is due."""
+
+    def __init__(self, soloist: Any, period: float, lookahead: float) -> None:
+        self.soloist = soloist
+        self.period = float(period)
+        self.lookahead = float(lookahead)
+
+    def begin(self) -> list[Note]:
+        return self.soloist.advance(0.0, self.lookahead)
+
+    def step(self, events: list[CompingEvent], now: float) -> list[Note]:
+        self.soloist.hear(events)
+        return self.soloist.advance(now, now + self.lookahead)
 
 
 class ChunkBehind:
@@ -299,11 +328,29 @@ class ChunkBehind:
         self.tracker = NoteTracker()
         self.start = 0.0
 
+    def begin(self) -> list[Note]:
+        return []
+
     def step(self, events: list[CompingEvent], now: float) -> list[Note]:
         start, self.start = self.start, now
         chunk = [n._replace(start=n.start - start, end=n.end - start) for n in self.tracker.notes_until(events, now)]
         solo = self.session.feed(chunk, now - start)
         return [n._replace(start=n.start + now, end=n.end + now) for n in solo]
+
+
+def soloist_for(engine: Any, seed: int = 0, chunk_seconds: float | None = None) -> Soloist:
+    """The live soloist the engine's model can be: :class:`Causal` (generate.chunk_seconds /
+    lookahead_seconds) when it was trained causal, else :class:`ChunkBehind` with ``chunk_seconds``
+    (default half a window)."""
+    from .serve import StreamSession, check_seed
+
+    seed = check_seed(seed)
+    if engine.causal:
+        from .causal import CausalSoloist
+
+        s = engine.settings
+        return Causal(CausalSoloist(engine.model, s, engine.split_pitch, seed), s.chunk_seconds, s.lookahead_seconds)
+    return ChunkBehind(StreamSession(engine, seed=seed), chunk_seconds or engine.settings.window_seconds / 2)
 
 
 # --- the loop -------------------------------------------------------------------------------
@@ -320,28 +367,48 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
 
 def run(inport: Any, outport: Any, soloist: Soloist, stop: threading.Event | None = None,
         seconds: float | None = None, on_ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """:func:`play` between MIDI ports: comping read from ``inport``, the solo sent to ``outport``."""
+    queue = InputQueue(time.monotonic).listen(inport)
+    try:
+        return play(queue, outport.send, soloist, stop, seconds, on_ready)
+    finally:
+        queue.close()
+
+
+def play(queue: InputQueue, send: Callable[[Any], None], soloist: Soloist, stop: threading.Event | None = None,
+         seconds: float | None = None, on_ready: Callable[[], None] | None = None,
+         played: list[Note] | None = None) -> dict[str, Any]:
     """Play along until ``stop`` is set (or ``seconds`` pass); returns timing stats.
 
-    Steps fall on a fixed grid of ``soloist.period`` from the start (a step that overruns
-    skips the grid points it missed: they count as ``deadline_misses``)."""
+    ``queue`` stamps comping with time.monotonic; ``send`` takes the solo's mido messages; the
+    notes as sent (onset = when the note_on went out) are appended to ``played``. The session
+    starts with the first note heard (its time is 0): no solo over the silence before the player
+    starts, whenever the ports get connected. Steps fall on a fixed grid of ``soloist.period``
+    from there (a step that overruns skips the grid points it missed: they count as
+    ``deadline_misses``). ``recency_gap_s``: a solo note's time minus the time up to which the
+    comping had been heard when it was decided; ``first_note_s``: when the first note_on went out."""
     stop = stop or threading.Event()
-    t0 = time.monotonic()
-    clock = lambda: time.monotonic() - t0  # noqa: E731 - the session clock
-    queue = InputQueue(clock).listen(inport)
-    scheduler = Scheduler(outport.send, clock)
-    scheduler.start()
-    steps, step_s, misses, heard = 0, [], 0, 0
+    steps, step_s, misses, heard, gaps = 0, [], 0, 0, []
     if on_ready:
         on_ready()
+    while (first := queue.first_time()) is None and not stop.wait(InputQueue.POLL_S):
+        pass
+    t0 = first if first is not None else time.monotonic()
+    clock = lambda: time.monotonic() - t0  # noqa: E731 - the session clock
+    scheduler = Scheduler(send, clock, played)
+    scheduler.start()
     try:
+        scheduler.add(soloist.begin())
         next_step = soloist.period
         while not stop.is_set() and (seconds is None or next_step <= seconds):
             if stop.wait(max(0.0, next_step - clock())):
                 break
             began = clock()
-            events = queue.drain(next_step)
+            events = [CompingEvent(e.time - t0, e.pitch, e.velocity) for e in queue.drain(t0 + next_step)]
             heard += len(events)
-            scheduler.add(soloist.step(events, next_step))
+            notes = soloist.step(events, next_step)
+            scheduler.add(notes)
+            gaps += [n.start - next_step for n in notes]
             step_s.append(clock() - began)
             steps += 1
             late_by = clock() - next_step
@@ -349,7 +416,9 @@ def run(inport: Any, outport: Any, soloist: Soloist, stop: threading.Event | Non
             misses += missed
             next_step += soloist.period * (1 + missed)
     finally:
-        queue.close()
         scheduler.close()
     return {"steps": steps, "comping_events": heard, "step_s": percentiles(step_s), "deadline_misses": misses,
-            "solo_notes": scheduler.sent_notes, "lateness_s": percentiles(scheduler.lateness)}
+            "solo_notes": scheduler.sent_notes, "first_note_s": scheduler.first_sent,
+            "lateness_s": percentiles(scheduler.lateness), "recency_gap_s": percentiles(gaps),
+            # notes decided after their own onset had passed (sent late whatever the compute)
+            "decided_after_onset": round(sum(g < 0 for g in gaps) / len(gaps), 4) if gaps else None}

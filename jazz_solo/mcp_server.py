@@ -18,7 +18,7 @@ from typing import Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from .serve import Engine, StreamSession, check_seed, notes_from_midi_bytes, midi_bytes, resolve_inside
+from .serve import Engine, check_seed, notes_from_midi_bytes, midi_bytes, open_stream, resolve_inside
 from .session_table import SessionTable
 
 log = logging.getLogger(__name__)
@@ -106,18 +106,23 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
         seed: int = 0,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
-        """Open a streaming session; returns session_id for stream_chunk / end_session."""
+        """Open a streaming session; returns session_id for stream_chunk / end_session, and its mode:
+        "causal" (the solo follows the comping of the chunk just sent: use short chunks, e.g. 0.25 s)
+        or "chunk-behind" (the solo of a chunk's comping, heard a chunk later: half a window)."""
         settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, continuity_seconds=continuity_seconds)
-        sid = sessions.open(client_of(ctx), lambda: StreamSession(engine, settings, check_seed(seed)))
-        return {"session_id": sid, "window_seconds": engine.settings.window_seconds}
+        sid = sessions.open(client_of(ctx), lambda: open_stream(engine, settings, check_seed(seed)))
+        return {"session_id": sid, "window_seconds": engine.settings.window_seconds,
+                "mode": "causal" if engine.causal else "chunk-behind"}
 
     @server.tool()
     @_guard
     def stream_chunk(session_id: str, midi_base64: str, chunk_seconds: float, ctx: Context | None = None) -> dict[str, Any]:
         """Feed the next chunk_seconds of conditioning (base64 MIDI timed from the chunk start; "" = silence).
 
-        Returns the solo notes starting in that span: [[start, end, pitch, velocity], ...] timed from
-        the chunk start (a held note may end after the chunk), and the same as midi_base64 (track "solo")."""
+        Returns the solo to play during the next chunk_seconds: [[start, end, pitch, velocity], ...]
+        timed from this chunk's end (start playing them when the chunk is over; a held note may ring
+        longer), and the same as midi_base64 (track "solo"). Causal mode: written for those times,
+        having heard the comping up to the chunk's end; chunk-behind: written over this chunk's comping."""
         session = sessions.get(client_of(ctx), session_id)
         data = _b64(midi_base64, "midi_base64")
         notes = notes_from_midi_bytes(data, "chunk") if data else []

@@ -159,12 +159,18 @@ class Engine:
         config["data"].update({k: v for k, v in recorded_data(model).items() if k in MUST_MATCH})
         params = sum(p.numel() for p in model.parameters())
         info = {"adapter": str(adapter_dir), "parameters": params, "candidate": info.get("candidate"),
-                "vocabulary": config["data"]["vocabulary"]}
+                "vocabulary": config["data"]["vocabulary"], "sequence": config["data"].get("sequence", "windowed")}
         return cls(model, GenSettings.from_config(config), int(config["data"]["split_pitch"]), str(adapter_dir), info)
+
+    @property
+    def causal(self) -> bool:
+        """Trained on the causal sequence format: it can follow the comping as it is heard."""
+        return self.settings.sequence == "causal"
 
     def describe(self) -> dict[str, Any]:
         return {
             **self.info,
+            "stream_mode": "causal" if self.causal else "chunk-behind",
             "split_pitch": self.split_pitch,
             "defaults": dataclasses.asdict(self.settings),
             "limits": {k: {"min": lo, "max": hi} for k, (_, lo, hi, _) in LIMITS.items()},
@@ -191,12 +197,16 @@ class Engine:
 
 
 class StreamSession:
-    """Chunks of conditioning in, the solo for each chunk out, one continuing line.
+    """Chunks of conditioning in, the solo to play during the next chunk out, one continuing line
+    (the windowed model: *chunk-behind*).
 
-    A chunk's notes are timed from the chunk start (as a client or a MIDI clock sees them);
-    the session places them on its own clock and returns the new solo notes timed from the
-    chunk start as well. Notes at or above the split pitch in a chunk are ignored.
+    A chunk's notes are timed from the chunk start (as a client or a MIDI clock sees them). The
+    solo returned is the one written over this chunk's comping, timed from its start, to be played
+    from its end: every note is heard a chunk after the comping it was written over. Notes above
+    the split pitch in a chunk are ignored.
     """
+
+    mode = "chunk-behind"
 
     def __init__(self, engine: Engine, settings: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         self.engine = engine
@@ -232,3 +242,55 @@ class StreamSession:
         self.gen.solos[0] = [n for n in self.gen.solos[0] if n.start >= horizon]
         self.gen.streams[0] = []
         self.gen.window_log.clear()
+
+
+class CausalStreamSession:
+    """The same interface over a causal model (:class:`jazz_solo.causal.CausalSoloist`): after a
+    chunk, the solo for the *next* ``chunk_seconds`` is decided, having heard the comping up to
+    the chunk's end, and returned timed from that end (the moment to start playing it). The first
+    chunk is a lead-in: the solo the model wrote over it is already past, so it is not returned.
+
+    Comping notes whose end lies past the chunk are held until their end is reached, as a live
+    note-off would be; a note cut at the chunk end by the client simply ends there.
+    """
+
+    mode = "causal"
+
+    def __init__(self, engine: Engine, settings: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+        from .causal import CausalSoloist
+
+        self.engine = engine
+        self.soloist = CausalSoloist(engine.model, check_settings(engine.settings, settings), engine.split_pitch,
+                                     int(seed))
+        self.now = 0.0
+        self.chunks = 0
+        self._later: list[Any] = []  # note-offs known ahead of their time (a note longer than its chunk)
+
+    def feed(self, chunk_notes: Sequence[Note], chunk_seconds: float, callback: StepCallback | None = None) -> list[Note]:
+        """Hear one chunk (notes timed from its start); return the solo of the next chunk_seconds,
+        timed from this chunk's end. ``callback`` is accepted for the interface and unused."""
+        from .causal import comping_events
+
+        if not 0 < chunk_seconds <= MAX_CHUNK_SECONDS:
+            raise ValueError(f"chunk_seconds must be in (0, {MAX_CHUNK_SECONDS}], got {chunk_seconds}")
+        start, end = self.now, self.now + float(chunk_seconds)
+        cond, _ = split_roles(chunk_notes, self.engine.split_pitch)
+        events = self._later + comping_events(
+            Note(n.start + start, n.end + start, n.pitch, n.velocity) for n in cond if n.start < chunk_seconds)
+        events.sort(key=lambda e: e.time)
+        self._later = [e for e in events if e.time > end]
+        with self.engine.lock:
+            self.soloist.hear(e for e in events if e.time <= end)
+            new = self.soloist.advance(end, end + float(chunk_seconds))
+        self.now = end
+        self.chunks += 1
+        # A note whose length was still being written when the last chunk's decision stopped comes
+        # out now, its onset passed: it starts at once (0) if it still sounds, as a late MIDI note would.
+        return [Note(max(0.0, n.start - end), n.end - end, n.pitch, n.velocity) for n in new
+                if n.end > end and self.chunks > 1]
+
+
+def open_stream(engine: Engine, settings: Mapping[str, Any] | None = None,
+                seed: int = 0) -> StreamSession | CausalStreamSession:
+    """The streaming session the engine's model can play: causal when trained causal, else chunk-behind."""
+    return (CausalStreamSession if engine.causal else StreamSession)(engine, settings, seed)

@@ -38,9 +38,10 @@ def gen_settings(**changes) -> GenSettings:
     return GenSettings.defaults(**{"top_p": 1.0, "continuity_seconds": 0.0, **changes})
 
 
-def make_adapter(root: Path, vocabulary: str = "duration") -> Path:
-    """A random tiny base (save_base) + a LoRA adapter with non-zero weights, base path relative."""
-    base = build_model(TINY, seed=0, data={"vocabulary": vocabulary, "split_pitch": 60})
+def make_adapter(root: Path, vocabulary: str = "duration", **data) -> Path:
+    """A random tiny base (save_base) + a LoRA adapter with non-zero weights, base path relative;
+    ``data``: other recorded data settings (sequence="causal", ...)."""
+    base = build_model(TINY, seed=0, data={"vocabulary": vocabulary, "split_pitch": 60, **data})
     save_base(base, root / "base")
     lora = LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     return save_adapter(get_peft_model(base, lora), root / "adapter", root / "base")

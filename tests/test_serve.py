@@ -16,8 +16,11 @@ from mcp.client.stdio import StdioServerParameters
 
 from jazz_solo.generate import GenSettings
 from jazz_solo.serve import (
-    MAX_MIDI_BYTES, Engine, StreamSession, check_settings, notes_from_midi_bytes, resolve_inside,
+    MAX_MIDI_BYTES, CausalStreamSession, Engine, StreamSession, check_settings, notes_from_midi_bytes, open_stream,
+    resolve_inside,
 )
+
+from jazz_solo.midi_io import split_roles
 
 from conftest import PROJECT_ROOT, comping_and_lead
 from test_generate import make_adapter  # the shared tiny base + LoRA adapter
@@ -138,6 +141,77 @@ def test_stream_session_continues_and_prunes(adapter):
     # Memory stays bounded: only one window of history is kept.
     assert all(n.start >= session.now - engine.settings.window_seconds for n in session.gen.solos[0])
     assert all(n.end >= session.now - engine.settings.window_seconds for n in session.cond)
+
+
+@pytest.fixture(scope="module")
+def causal_adapter(tmp_path_factory) -> Path:
+    return make_adapter(tmp_path_factory.mktemp("causal"), sequence="causal", max_sequence=128)
+
+
+def test_mcp_stdio_causal_stream(causal_adapter, tmp_path):
+    """The MCP stream tools over a causal model, through the SDK's stdio client: 250 ms chunks in,
+    each answer the solo of the next 250 ms (timed from the chunk's end)."""
+    from jazz_solo.midi_io import write_midi
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "jazz_solo", "serve", "--adapter",
+                                                                 str(causal_adapter)], cwd=str(PROJECT_ROOT))
+    cond, _ = split_roles(comping_and_lead(3.0, seed=2), 60)
+    chunk = 0.25
+    answers = []
+
+    async def session():
+        async with Client(params, read_timeout_seconds=120) as client:
+            assert json.loads(_text(await client.call_tool("describe_model", {})))["stream_mode"] == "causal"
+            opened = json.loads(_text(await client.call_tool("start_session", {"seed": 2})))
+            assert opened["mode"] == "causal"
+            for k in range(12):
+                lo = k * chunk
+                notes = [n._replace(start=n.start - lo, end=n.end - lo) for n in cond if lo <= n.start < lo + chunk]
+                data = write_midi(tmp_path / f"c{k}.mid", {"comping": notes}).read_bytes() if notes else b""
+                res = await client.call_tool("stream_chunk", {"session_id": opened["session_id"], "chunk_seconds": chunk,
+                                                              "midi_base64": base64.b64encode(data).decode()})
+                assert not res.is_error, _text(res)
+                answers.append(json.loads(_text(res))["notes"])
+            assert json.loads(_text(await client.call_tool("end_session", {"session_id": opened["session_id"]})))[
+                "chunks"] == 12
+
+    anyio.run(session)
+    assert answers[0] == [] and sum(map(len, answers)) > 0
+    assert all(0 <= n[0] < chunk and n[1] > n[0] and n[2] > 60 for notes in answers for n in notes)
+
+
+def test_causal_stream_follows_the_chunk_just_heard(causal_adapter, adapter):
+    """A causal model streams causally: each 250 ms chunk's answer is the solo of the next 250 ms,
+    decided having heard the comping up to the chunk's end; a windowed model stays chunk-behind."""
+    torch.set_num_threads(1)
+    engine = Engine.load(adapter_dir=causal_adapter)
+    assert engine.causal and engine.describe()["stream_mode"] == "causal"
+    assert isinstance(open_stream(Engine.load(adapter_dir=adapter)), StreamSession)
+    session = open_stream(engine, {"temperature": 1.0}, seed=4)
+    assert isinstance(session, CausalStreamSession)
+    # off the chunk grid, as a player is (an event exactly on a chunk boundary is the next chunk's
+    # here and already heard offline)
+    cond = [n._replace(start=n.start + 0.013, end=n.end + 0.013) for n in split_roles(comping_and_lead(12.0, 1), 60)[0]]
+    chunk, played = 0.25, []
+    for k in range(48):
+        lo, hi = k * chunk, (k + 1) * chunk
+        notes = [n._replace(start=n.start - lo, end=n.end - lo) for n in cond if lo <= n.start < hi]
+        out = session.feed(notes, chunk)
+        assert all(0 <= n.start < chunk and n.end > n.start and n.pitch > 60 for n in out), out
+        played += [n._replace(start=n.start + hi, end=n.end + hi) for n in out]
+        if k == 0:
+            assert out == []  # the lead-in: what was written over the first chunk is past
+    assert len(played) > 10
+    # every note was decided having heard the comping up to at most a chunk before it sounds
+    soloist = session.soloist
+    assert all(n.start - heard < chunk + 0.011 for n, heard in zip(soloist.notes, soloist.heard_until))
+    # the same arrival offline decides the same notes: what the offline metrics score is what is played
+    from jazz_solo.causal import offline_causal_solo
+
+    offline = offline_causal_solo(engine.model, cond, engine.settings, 60, seed=4, chunk_seconds=chunk,
+                                  lookahead_seconds=chunk, seconds=12.0)
+    same = lambda notes: [(n.start, n.pitch, n.velocity) for n in notes if n.start < 11.5]  # noqa: E731
+    assert same(offline.notes) == same(soloist.notes)
 
 
 def test_cli_refusals_are_one_line(tmp_path, capsys):

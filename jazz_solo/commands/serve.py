@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="live mode: create ports with these names (for a DAW or jack_connect) instead of opening existing ones")
     p.add_argument("--midi-backend", default=None,
                    help="mido backend (default $MIDO_BACKEND or mido.backends.rtmidi; JACK: mido.backends.rtmidi/UNIX_JACK)")
-    p.add_argument("--chunk-seconds", type=float, default=None, help="live chunk-behind mode: chunk (default half a window)")
+    p.add_argument("--chunk-seconds", type=float, default=None,
+                   help="live mode of a windowed model: chunk (default half a window; a causal model uses generate.chunk_seconds)")
     p.add_argument("--seconds", type=float, default=None, help="live mode: stop after this long (default: until Ctrl-C)")
     p.add_argument("--seed", type=int, default=0, help="live mode: sampling seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the small model)")
@@ -68,17 +69,16 @@ def run(args: argparse.Namespace) -> int:
 def live(engine, backend, args: argparse.Namespace) -> int:
     """Play along on MIDI ports until Ctrl-C / SIGTERM (or --seconds); the timing stats go to stderr."""
     from .. import live_midi
-    from ..serve import StreamSession
 
-    chunk = float(args.chunk_seconds or engine.settings.window_seconds / 2)
-    soloist = live_midi.ChunkBehind(StreamSession(engine, seed=args.seed), chunk)
-    mode = f"chunk-behind ({chunk:g} s)"
+    soloist = live_midi.soloist_for(engine, args.seed, args.chunk_seconds)
+    mode = ("causal" if engine.causal else "chunk-behind") + f" ({soloist.period:g} s)"
     inport, outport = live_midi.open_ports(backend, args.midi_in, args.midi_out, virtual=args.virtual)
     stop = threading.Event()
     # Ctrl-C and SIGTERM (a DAW or test closing us) end the session cleanly: every sounding note gets its off.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    ready = lambda: log.info("live %s: ready, %s -> %s", mode, inport.name, outport.name)  # noqa: E731
+    ready = lambda: log.info("live %s: ready, %s -> %s; the session starts with the first note heard",  # noqa: E731
+                             mode, inport.name, outport.name)
     try:
         stats = live_midi.run(inport, outport, soloist, stop, args.seconds, on_ready=ready)
     finally:
