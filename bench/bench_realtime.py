@@ -180,7 +180,7 @@ def report(name: str, stats: dict[str, Any], cond: list[Note], lead: list[Note],
     print(f"recency gap ms p50 {ms(gap['p50'])} p95 {ms(gap['p95'])} max {ms(gap['max'])}; "
           f"lateness ms p50 {ms(late['p50'])} p95 {ms(late['p95'])} max {ms(late['max'])}; "
           f"decided after their onset {stats['decided_after_onset'] or 0:.1%}")
-    line = f"solo notes {len(played)} ({density:.2f}/s)"
+    line = f"solo notes {len(played)} ({density:.2f}/s; the real right hand {len(lead) / seconds:.2f}/s)"
     if offline is not None:
         off = len(offline) / seconds
         line += f"; offline_causal_solo over the same comping {len(offline)} ({off:.2f}/s, live/offline {density / off:.2f})" \
@@ -239,7 +239,7 @@ def main() -> None:
             print(f"offline_causal_solo of the same comping: {time.perf_counter() - t:.1f} s of compute")
         # warm up outside the clock (a server loads and warms up before the set starts)
         warm = live_midi.soloist_for(engine, args.seed + 1, args.control_chunk_seconds)
-        warm.begin()
+        warm.begin([])
         warm.step([], warm.period)
         soloist = live_midi.soloist_for(engine, args.seed, args.control_chunk_seconds)
         stats = play_in_real_time(engine, soloist, cond, seconds)

@@ -57,8 +57,22 @@ def lead_labels(seq: np.ndarray, sep_pos: int, lead_mask: np.ndarray | None = No
     return labels
 
 
-def collate(ws: WindowSet, idx: Sequence[int], pad_to: int | None = None) -> Batch:
-    """Right-padded batch of windows ``idx`` (to the longest, or to ``pad_to``)."""
+def training_labels(seq: np.ndarray, sep_pos: int, lead_mask: np.ndarray | None = None) -> np.ndarray:
+    """What training learns: the lead (:func:`lead_labels`) in the windowed format; in the causal
+    format every token after BOS, the comping's too. A causal model must know when comping comes
+    to know when the lead plays: trained on the lead alone it never learned that a time shift
+    ends at comping, and its solos played 3-4x the real number of notes (README)."""
+    if lead_mask is None:
+        return lead_labels(seq, sep_pos)
+    labels = seq.astype(np.int64)
+    labels[0] = IGNORE
+    return labels
+
+
+def collate(ws: WindowSet, idx: Sequence[int], pad_to: int | None = None, training: bool = False) -> Batch:
+    """Right-padded batch of windows ``idx`` (to the longest, or to ``pad_to``), labelled for
+    evaluation (the lead) or, with ``training``, for learning (:func:`training_labels`)."""
+    label = training_labels if training else lead_labels
     seqs = [ws[int(i)] for i in idx]
     width = max(len(s) for s in seqs) if pad_to is None else pad_to
     ids = np.full((len(seqs), width), tokens.PAD, dtype=np.int64)
@@ -67,7 +81,7 @@ def collate(ws: WindowSet, idx: Sequence[int], pad_to: int | None = None) -> Bat
     for row, (i, seq) in enumerate(zip(idx, seqs)):
         n = len(seq)
         ids[row, :n] = seq
-        labels[row, :n] = lead_labels(seq, int(ws.sep_pos[int(i)]), ws.mask_of(int(i)))
+        labels[row, :n] = label(seq, int(ws.sep_pos[int(i)]), ws.mask_of(int(i)))
         mask[row, :n] = 1
     return Batch(torch.from_numpy(ids), torch.from_numpy(labels), torch.from_numpy(mask))
 

@@ -162,6 +162,13 @@ class CausalSoloist:
             order = OFF if int(e.velocity) <= 0 else COMPING_ON
             bisect.insort(self._queue, (T.to_tick(e.time), order, int(e.pitch), int(e.velocity)))
 
+    def _drop_stray_offs(self) -> None:
+        """Note-offs at the head of the queue whose note is not in the stream (released before the
+        context began, or never heard) become no token: they must not cut a shift."""
+        while self._queue and self._queue[0][1] == OFF and self._queue[0][2] not in self._sounding and not any(
+                q[1] == COMPING_ON and q[2] == self._queue[0][2] for q in self._queue):
+            self._queue.pop(0)
+
     def _insert_heard(self) -> None:
         """Every heard event due by the present goes into the stream, at the present."""
         while self._queue and self._queue[0][0] <= self.now:
@@ -287,7 +294,8 @@ class CausalSoloist:
                     self._take(tok, new_notes)
                 continue
             target = self.now + self._pending
-            if self._queue and self._queue[0][0] < target:  # comping comes first: cut the shift there
+            self._drop_stray_offs()
+            if self._queue and self._queue[0][0] <= target:  # comping comes first: cut the shift there
                 self._shift(self._queue[0][0] - self.now)
                 self._pending = None
                 continue

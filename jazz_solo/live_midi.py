@@ -285,12 +285,13 @@ class Scheduler(threading.Thread):
 
 
 class Soloist(Protocol):
-    """What :func:`run` drives: :meth:`begin` at 0, then :meth:`step` every ``period`` seconds."""
+    """What :func:`play` drives: :meth:`begin` at 0, then :meth:`step` every ``period`` seconds."""
 
     period: float
 
-    def begin(self) -> list[Note]:
-        """The notes to play before any comping is heard (session seconds)."""
+    def begin(self, events: list[CompingEvent]) -> list[Note]:
+        """At time 0, having heard ``events`` (the first note, which starts the session): the first
+        notes to play (session seconds)."""
         ...
 
     def step(self, events: list[CompingEvent], now: float) -> list[Note]:
@@ -310,8 +311,8 @@ class Causal:
         self.period = float(period)
         self.lookahead = float(lookahead)
 
-    def begin(self) -> list[Note]:
-        return self.soloist.advance(0.0, self.lookahead)
+    def begin(self, events: list[CompingEvent]) -> list[Note]:
+        return self.step(events, 0.0)
 
     def step(self, events: list[CompingEvent], now: float) -> list[Note]:
         self.soloist.hear(events)
@@ -327,12 +328,15 @@ class ChunkBehind:
         self.period = float(chunk)
         self.tracker = NoteTracker()
         self.start = 0.0
+        self.early: list[CompingEvent] = []
 
-    def begin(self) -> list[Note]:
+    def begin(self, events: list[CompingEvent]) -> list[Note]:
+        self.early = events  # they belong to the first chunk
         return []
 
     def step(self, events: list[CompingEvent], now: float) -> list[Note]:
         start, self.start = self.start, now
+        events, self.early = self.early + events, []
         chunk = [n._replace(start=n.start - start, end=n.end - start) for n in self.tracker.notes_until(events, now)]
         solo = self.session.feed(chunk, now - start)
         return [n._replace(start=n.start + now, end=n.end + now) for n in solo]
@@ -397,14 +401,18 @@ def play(queue: InputQueue, send: Callable[[Any], None], soloist: Soloist, stop:
     clock = lambda: time.monotonic() - t0  # noqa: E731 - the session clock
     scheduler = Scheduler(send, clock, played)
     scheduler.start()
+    heard_now = lambda until: [CompingEvent(e.time - t0, e.pitch, e.velocity)  # noqa: E731 - on the session clock
+                               for e in queue.drain(t0 + until)]
     try:
-        scheduler.add(soloist.begin())
+        events = heard_now(InputQueue.POLL_S)  # the first note (and any struck with it)
+        heard += len(events)
+        scheduler.add(soloist.begin(events))
         next_step = soloist.period
         while not stop.is_set() and (seconds is None or next_step <= seconds):
             if stop.wait(max(0.0, next_step - clock())):
                 break
             began = clock()
-            events = [CompingEvent(e.time - t0, e.pitch, e.velocity) for e in queue.drain(t0 + next_step)]
+            events = heard_now(next_step)
             heard += len(events)
             notes = soloist.step(events, next_step)
             scheduler.add(notes)

@@ -215,7 +215,7 @@ def fit(
         if epoch not in epoch_cache:
             epoch_cache.clear()
             epoch_cache[epoch] = epoch_batches(lengths, s.batch_size, seed, epoch)
-        return collate(train_set, epoch_cache[epoch][i])
+        return collate(train_set, epoch_cache[epoch][i], training=True)
 
     model.train()
     stopped_early = False

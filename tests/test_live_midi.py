@@ -161,8 +161,29 @@ def test_port_to_port_latency(jack):
     assert stats["p95"] < 0.05  # measured here: p50 3.3 ms, p95 5.9 ms (a 5.3 ms JACK period + the 1 ms poll)
 
 
-def test_bad_port_names_are_one_line(jack):
+def test_ports_open_by_part_of_their_name(jack):
+    """Existing ports (a keyboard's output, a synth's input) opened by a part of their system
+    name, a note passed through each; a wrong name is one line listing the ports there are."""
+    import mido
+
     backend = live_midi.midi_backend(JACK_BACKEND)
+    with backend.open_output("kbd_out", virtual=True, client_name="keyboard") as keyboard, \
+            backend.open_input("synth_in", virtual=True, client_name="synth") as synth:
+        inp, out = live_midi.open_ports(backend, "kbd_out", "synth_in")
+        heard, sounded = InputQueue(time.monotonic).listen(inp), _record(synth)
+        try:
+            keyboard.send(mido.Message("note_on", note=48, velocity=90))
+            out.send(mido.Message("note_on", note=72, velocity=80))
+            deadline = time.monotonic() + 2
+            while not (heard.first_time() and sounded.first_time()) and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert [(e.pitch, e.velocity) for e in heard.drain()] == [(48, 90)]
+            assert [(e.pitch, e.velocity) for e in sounded.drain()] == [(72, 80)]
+        finally:
+            heard.close()
+            sounded.close()
+            inp.close()
+            out.close()
     with pytest.raises(ValueError, match=r"--midi-in 'no-such-keyboard': no such port \(available: "):
         live_midi.open_ports(backend, "no-such-keyboard", "x")
 
