@@ -26,8 +26,12 @@ test: setup
 test-all: setup
 	$(VENV)/bin/python -m pytest -q
 
+# Seconds, not minutes (CI runs it before the tests): the workflow linter, ruff (pyproject.toml
+# [tool.ruff]) on every Python file, snakefmt --check on the rules ([tool.snakefmt]).
 lint: setup
 	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakefmt --check rules Snakefile
 
 # Audio previews (report section "4. Listen", `python -m jazz_solo render`): FluidSynth and a General MIDI
 # SoundFont from Debian/Ubuntu packages (FluidR3 has the better piano; CI uses the 6 MB timgm6mb-soundfont).

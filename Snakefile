@@ -1,5 +1,6 @@
 # jazz-solo: raw MIDI -> role split -> windows -> base model -> LoRA -> solos -> metrics -> best.
-# Rules live in rules/*.smk; the work is done by the jazz_solo package via thin workflow_scripts/.
+# Rules live in rules/*.smk (shared functions: rules/common.smk; paths: jazz_solo/paths.py); the work
+# is done by the jazz_solo package via thin workflow_scripts/ (docs/architecture.md).
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -19,6 +20,6 @@ include: "rules/listen.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_targets(),
-    default_target: True

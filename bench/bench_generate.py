@@ -10,7 +10,7 @@ random model of that size (speed does not depend on the weights), all in one run
 * tokens/s generating 512 new tokens after a ~110-token conditioning prompt, batch 1, through the
   real per-token loop (grammar mask + top-p + per-sample generator), with the KV cache as generation
   uses it (:func:`jazz_solo.kv_decode.make_decoder`), with the transformers forward + DynamicCache
-  (for reference), and with a full forward of the whole sequence per token (the earlier tool's
+  (for reference), and with a full forward of the whole sequence per token (the first version's
   method). EOS is masked so every run makes exactly 512 tokens. Goal: cached >= 10x re-forward.
 * real-time factor = seconds of music / seconds of compute. A random model's timing is meaningless
   (it jumps through a window in a few large time shifts), so the lead tokens are those of REAL
@@ -93,7 +93,7 @@ def typical_prompt_cond(pairs: list, size: int = 110) -> list[int]:
 
 def loop(model, prompt: list[int], new_tokens: int, mode: str, grammar, seed: int = 0) -> float:
     """Seconds to make ``new_tokens`` tokens (batch 1) through the sampling loop. ``mode``: "fused"
-    (what generation uses), "hf" (transformers forward + DynamicCache) or "none" (the earlier tool:
+    (what generation uses), "hf" (transformers forward + DynamicCache) or "none" (the first version:
     the whole sequence re-forwarded for every token, full logits, no cache)."""
     state, gens, seq = grammar(1, 10**9), make_generators([seed]), list(prompt)
     decoder = {"fused": make_decoder, "hf": CachedDecoder, "none": CachedDecoder}[mode](model)

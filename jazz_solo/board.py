@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import calibration, honesty, leaderboard, sweep
+from . import calibration, honesty, leaderboard, paths, sweep
 
 
 def complete(
@@ -32,14 +32,13 @@ def complete(
 
 def inputs(results: str | Path, config: Mapping[str, Any]) -> dict[str, list[Any]]:
     """The paths :func:`complete` reads, for a config and a results folder (as the rule declares them)."""
-    results = Path(results)
     train = [sweep.instance("train", c) for c in sweep.combinations(config, "train")]
     data = sweep.combinations(config, "data")
     return {
         "train_ids": train,
-        "evals": [results / "train" / t / "eval.json" for t in train],
-        "adapters": [results / "train" / t / "adapter" for t in train],
-        "calibration_jsons": [results / "calibration" / sweep.instance("data", d) / "calibration.json" for d in data],
-        "base_metrics": [results / "calibration" / sweep.instance("data", d) / "base_only" / "metrics.json" for d in data],
+        "evals": [Path(paths.file("eval", t, results)) for t in train],
+        "adapters": [Path(paths.file("adapter", t, results)) for t in train],
+        "calibration_jsons": [Path(paths.file("calibration", d, results)) for d in data],
+        "base_metrics": [Path(paths.file("base_only_metrics", d, results)) for d in data],
         "split_pitches": [d["split_pitch"] for d in data],
     }

@@ -1,4 +1,5 @@
-"""The style reference and the calibration rows that give ``realism_distance`` a scale (DESIGN §4).
+"""The style reference and the calibration rows that give ``realism_distance`` a scale
+(docs/architecture.md#calibration).
 
 Reference (rule ``reference``): the real lead over the real conditioning of the target artist's
 pieces, each cut like the samples (the first ``generate.max_seconds``). By default every target

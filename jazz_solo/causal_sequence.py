@@ -28,10 +28,11 @@ import numpy as np
 
 from . import durations as D
 from . import tokens as T
+from .config import schema_default
 from .tokens import Note
 
 SEQUENCES = ("windowed", "causal")
-DEFAULT = "windowed"
+DEFAULT = schema_default("data.sequence")  # the schema's default, the only one
 OFF, COMPING_ON, LEAD_ON = range(3)  # order of events on one tick
 
 

@@ -80,8 +80,8 @@ def check_combinations(config: Mapping[str, Any]) -> None:
         if config.get("model", {}).get("checkpoint") and len(sweep.get(key) or []) > 1:
             raise ConfigError(f"config key 'sweep.{key}': a supplied base (model.checkpoint) has one {what}; "
                               f"sweep {key} with bases the pipeline pretrains")
-    vocabularies = sweep.get("vocabulary") or [data.get("vocabulary", "duration")]
-    for sequence in sweep.get("sequence") or [data.get("sequence", "windowed")]:
+    vocabularies = sweep.get("vocabulary") or [data.get("vocabulary", schema_default("data.vocabulary"))]
+    for sequence in sweep.get("sequence") or [data.get("sequence", schema_default("data.sequence"))]:
         for vocabulary in vocabularies:
             if sequence == "causal" and vocabulary != "duration":
                 raise ConfigError(f"config key 'data.sequence': causal needs data.vocabulary duration, not "
@@ -99,9 +99,46 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
+def _fill(schema: Mapping[str, Any], value: Any) -> Any:
+    """``value`` with the schema's defaults filled in, keys in the schema's order (then any others)."""
+    props = schema.get("properties")
+    if not isinstance(value, Mapping) or not props:
+        return copy.deepcopy(value)
+    out: dict[str, Any] = {}
+    for key, sub in props.items():
+        if key in value:
+            out[key] = _fill(sub, value[key])
+        elif "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        elif any("default" in s for s in (sub.get("properties") or {}).values()):
+            out[key] = _fill(sub, {})
+    out.update((k, copy.deepcopy(v)) for k, v in value.items() if k not in out)
+    return out
+
+
+def with_defaults(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """``config`` with every key it leaves out set to the schema's ``default:`` (the only defaults)."""
+    return _fill(yaml.safe_load(schema_path.read_text()), config)
+
+
+def schema_default(key: str) -> Any:
+    """The schema's default of a dotted key, e.g. ``data.vocabulary`` (for modules that need the
+    value where no config is at hand, such as records written before the key existed)."""
+    value: Any = with_defaults({})
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def merged_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Schema defaults, then config.yaml, then ``overrides`` on top (not validated)."""
+    user = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()) or {}
+    return with_defaults(deep_merge(user, overrides or {}))
+
+
 def load_config(*paths: str | Path, validate: bool = True) -> dict[str, Any]:
-    """The default config.yaml with each given YAML file merged on top, validated."""
-    config: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    """Schema defaults + config.yaml with each given YAML file merged on top, validated."""
+    config: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()) or {}
     for path in paths:
         path = Path(path)
         try:
@@ -113,6 +150,7 @@ def load_config(*paths: str | Path, validate: bool = True) -> dict[str, Any]:
         if not isinstance(override, dict):
             raise ConfigError(f"{path}: a config file must be a YAML mapping, got {type(override).__name__}")
         config = deep_merge(config, override)
+    config = with_defaults(config)
     if validate:
         validate_config(config)
     return config

@@ -28,7 +28,7 @@ from .artifacts import atomic_write_bytes, atomic_write_text
 from .config import config_hash
 from .model import adapter_base_dir
 
-# Bumped whenever the event vocabulary or the window format changes meaning (DESIGN §2).
+# Bumped whenever the event vocabulary or the window format changes meaning (docs/architecture.md#token-format).
 TOKEN_SPEC = {
     "name": "jazz-solo-events",
     "version": 2,  # 2: vocabularies (the bundle's data.vocabulary names the lead events)

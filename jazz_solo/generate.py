@@ -1,4 +1,4 @@
-"""Conditioned solo generation, window by window, with a KV cache (DESIGN §2-§3).
+"""Conditioned solo generation, window by window, with a KV cache (docs/architecture.md#generation).
 
 Layers, from the inside out (each usable on its own, e.g. by the real-time server):
 
@@ -31,59 +31,15 @@ from typing import Any
 
 import torch
 
-from . import causal_sequence, vocab, windows
+from . import windows
 from . import tokens as T
 from .kv_decode import make_decoder
 from .midi_io import load_notes, split_roles, write_midi
 from .sampling import lead_register, make_generators, process_logits, sample, sample_seed
+from .settings import GenSettings
 from .tokens import Note
 
 log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class GenSettings:
-    """Everything generation needs besides the model (from ``generate:`` and ``data:`` config)."""
-
-    window_seconds: float = 8.0
-    primer_max_tokens: int = 256
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    max_new_tokens: int = 512
-    continuity_seconds: float = 0.0
-    vocabulary: str = vocab.DEFAULT
-    split_pitch: int = 60
-    sequence: str = causal_sequence.DEFAULT
-    chunk_seconds: float = 0.1       # causal: comping heard in chunks this long
-    lookahead_seconds: float = 0.1   # causal: the solo is decided this far past what was heard
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "GenSettings":
-        """From a (resolved) config: ``generate`` section + ``data.window_seconds/vocabulary/split_pitch``."""
-        g, d = config["generate"], config["data"]
-        return cls(
-            window_seconds=float(d["window_seconds"]),
-            primer_max_tokens=int(g["primer_max_tokens"]),
-            temperature=float(g["temperature"]),
-            top_k=int(g["top_k"]),
-            top_p=float(g["top_p"]),
-            max_new_tokens=int(g["max_new_tokens"]),
-            continuity_seconds=float(g["continuity_seconds"]),
-            vocabulary=str(d["vocabulary"]),
-            split_pitch=int(d["split_pitch"]),
-            sequence=str(d.get("sequence", causal_sequence.DEFAULT)),
-            chunk_seconds=float(g.get("chunk_seconds", 0.1)),
-            lookahead_seconds=float(g.get("lookahead_seconds", 0.1)),
-        )
-
-    @property
-    def window_ticks(self) -> int:
-        return T.to_tick(self.window_seconds)
-
-    @property
-    def vocab(self) -> vocab.Vocabulary:
-        return vocab.get(self.vocabulary)
-
 
 def settings_for_model(settings: GenSettings, model: torch.nn.Module, source: str | Path) -> GenSettings:
     """``settings``, checked against the data settings ``model`` records: vocabulary and split pitch

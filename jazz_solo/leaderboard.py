@@ -29,10 +29,6 @@ def candidate_ids(config: Mapping[str, Any]) -> list[str]:
     return [sweep.instance("gen", combo) for combo in sweep.combinations(config, "gen")]
 
 
-def metrics_path(results: str | Path, candidate: str) -> Path:
-    return Path(results) / "gen" / candidate / "metrics.json"
-
-
 def read_metrics(path: str | Path) -> dict[str, Any] | None:
     """A candidate's metrics.json; None when absent, a failed record when unreadable."""
     path = Path(path)

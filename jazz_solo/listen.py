@@ -22,6 +22,7 @@ import pandas as pd
 from . import audio
 from .evaluate import cap
 from .midi_io import load_notes, load_tracks, split_roles, write_midi
+from .settings import GenSettings
 from .tokens import Note
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,11 @@ def base_only_solos(
     that piece's first revalidated sample."""
     import torch
 
-    from .generate import GenSettings, generate_piece
+    from .generate import generate_piece
     from .model import load_for_inference, pick_device
 
     model = load_for_inference(None, base_dir=base_dir, device=pick_device())
-    settings = GenSettings.from_config({"generate": config["generate"], "data": config["data"]})
+    settings = GenSettings.from_config(config)
     out = {}
     with torch.no_grad():
         for piece_id, recs in picks.items():
@@ -153,7 +154,7 @@ def build_clips(
         plan = [(c, {k: cap(v, max_seconds) for k, v in t.items()}) for c, t in plan]
         kbps = page_kbps([audio.clip_frames(t) / audio.SAMPLE_RATE for _, t in plan])
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            clips += list(pool.map(lambda job: _render(*job, synth, out_dir, kbps), plan))
+            clips += list(pool.map(lambda job: _render(*job, synth, out_dir, kbps), plan))  # noqa: B023 - list() consumes the map within this iteration
         log.info("%s: %d clips at %.0f kbit/s", piece_id, len(plan), kbps)
     return clips
 
@@ -231,7 +232,7 @@ def make_previews(
         page([], out_dir / NO_AUDIO_PAGE, candidate, None)
         return {"synth": None, "clips": []}
     picks = pick_samples(reval_jsonl, max_pieces, per_piece)
-    split_pitch = int(config["data"]["split_pitch"])
+    split_pitch = GenSettings.from_config(config).split_pitch
     t0 = time.perf_counter()
     base = base_only_solos(config, adapter_base_dir(adapter_dir), picks, reval_samples)
     gen_s = time.perf_counter() - t0

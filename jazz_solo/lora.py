@@ -21,9 +21,9 @@ from .config import config_hash
 from .evaluation_nll import chance_nll, nll_totals
 from .model import BASE_WEIGHTS, RECORD_FILE, check_data, data_record, load_base, pick_device, recorded_data
 from .plots import loss_curve
+from .settings import TrainSettings
 from .train import (
     FitResult,
-    TrainSettings,
     clear_checkpoint,
     dataset_settings,
     fit,
@@ -135,7 +135,7 @@ def train_lora(
     record = recorded_data(base)
     check_data(record, dataset_settings(train_npz), base_dir)
     model = wrap(base, lora_cfg, seed)
-    settings = TrainSettings.from_config(lora_cfg)
+    settings = TrainSettings.from_config(lora_cfg, "lora")
     checkpoint_dir = Path(adapter_dir).parent / "checkpoint"
     # The base's identity includes its weights file's size and mtime: a retrained base at the
     # same path must not resume an adapter checkpoint made for the old one.

@@ -1,6 +1,6 @@
-"""Per-sample solo metrics (DESIGN §4): small pure functions over lists of :class:`Note`.
+"""Per-sample solo metrics (docs/architecture.md#metrics): small pure functions over lists of :class:`Note`.
 
-The first three are the earlier tool's, kept exactly so old numbers stay comparable. On their
+The first three are the project's original metrics, kept exactly so old numbers stay comparable. On their
 own they reward unrealistic output (Brad Mehldau's real right hand scores a dead-air ratio of
 0.625, worse than near-random samples), so the others describe what real solos look like and
 ``realism_distance`` (in :mod:`jazz_solo.evaluate`) compares them with real music.
@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from .tokens import Note, to_tick
 
 EPS = 1e-9
-DEFAULT_THRESHOLD_MS = 180.0
 HARMONIC_WINDOW_S = 1.0
 ONSET_WINDOW_S = 0.1  # onset_fit: a 250 ms lag shows at +-100 ms, not at +-1 s
 HELD_SECONDS = 4.0
@@ -37,10 +36,10 @@ def _sorted(notes: Sequence[Note]) -> list[Note]:
     return sorted(notes, key=lambda n: (n.start, n.pitch))
 
 
-# --- the earlier tool's three -------------------------------------------------------------
+# --- the original three (docs/architecture.md#metrics) -------------------------------------
 
 
-def dead_air_ratio(notes: Sequence[Note], threshold_ms: float = DEFAULT_THRESHOLD_MS) -> float:
+def dead_air_ratio(notes: Sequence[Note], threshold_ms: float) -> float:
     """Share of inter-onset gaps that are long.
 
     ``#{i : onset[i+1] - onset[i] >= threshold} / max(1, n - 1)`` over the notes sorted by
@@ -70,7 +69,7 @@ def repetition_4gram(notes: Sequence[Note]) -> float:
 def note_density(notes: Sequence[Note]) -> float:
     """Notes per second: ``n / (end(last) - start(first))`` over the notes sorted by (onset, pitch).
 
-    Read literally as the earlier tool did: ``last`` is the last note in that order (at the
+    Read literally as the original definition does (docs/architecture.md#metrics): ``last`` is the last note in that order (at the
     latest onset, the highest pitch) and its *end* closes the span, even if an earlier note
     rings longer. No notes -> 0.0; a span <= 0 (zero-length notes at one instant) -> 0.0, as
     no rate can be measured.
@@ -98,7 +97,7 @@ def _union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]
 
 def silence_ratio(
     notes: Sequence[Note],
-    threshold_ms: float = DEFAULT_THRESHOLD_MS,
+    threshold_ms: float,
     span: tuple[float, float] | None = None,
 ) -> float:
     """Share of the span in which no note sounds, counting only silences >= threshold.
@@ -336,13 +335,12 @@ NOTE_METRICS = {
     "harmonic_fit_gain": lambda lead, cond, span, thr: harmonic_fit_gain(lead, cond),
     "onset_fit": lambda lead, cond, span, thr: onset_fit(lead, cond),
 }
-LEGACY = ("dead_air_ratio", "repetition_4gram", "note_density")
 
 
 def sample_metrics(
     lead: Sequence[Note],
     conditioning: Sequence[Note],
-    threshold_ms: float = DEFAULT_THRESHOLD_MS,
+    threshold_ms: float,
     span: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """Every metric of :data:`NOTE_METRICS` for one lead over its conditioning.

@@ -17,6 +17,7 @@ import numpy as np
 from . import evaluate
 from .artifacts import atomic_write_text
 from .generate import run_generate
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def revalidate(
 ) -> dict[str, Any]:
     """Generate ``num_samples`` per test piece from the winner (``config`` resolved with its
     wildcards) on new seeds and return its metrics.json content (plus ``seeds``, ``num_samples``)."""
-    gen_cfg = {**config["generate"], "num_samples": int(num_samples), "seed": reval_seed(config["generate"]["seed"])}
+    s = Settings.from_config(config)
+    gen_cfg = {**config["generate"], "num_samples": int(num_samples), "seed": reval_seed(s.generate.seed)}
     lines = run_generate(adapter_dir, pieces_tsv, samples_dir, jsonl_path, gen_cfg, config["data"])
     drop_timings(jsonl_path)
     seeds = sorted({int(line["seed"]) for line in lines})
@@ -71,8 +73,8 @@ def revalidate(
         samples_dir,
         evaluate.load_reference(reference_json),
         params=selection["params"],
-        split_pitch=int(config["data"]["split_pitch"]),
-        threshold_ms=float(config["evaluate"]["dead_air_threshold_ms"]),
+        split_pitch=s.data.split_pitch,
+        threshold_ms=float(s.evaluate.dead_air_threshold_ms),
         prov=evaluate.provenance(evaluate.candidate_hash(config)),
     )
     result["candidate"] = selection["candidate"]

@@ -1,6 +1,6 @@
 """Sampling one token per step for a batch of solos: grammar mask, logits processing, seeds.
 
-The grammar mask (DESIGN §2) keeps every sampled lead stream decodable without loss:
+The grammar mask (docs/architecture.md#token-format) keeps every sampled lead stream decodable without loss:
 
 * NOTE_ON only for a silent pitch inside the lead's register (above the split pitch, on the
   piano's 21-108), NOTE_OFF only for a sounding pitch that was opened at an earlier tick (so

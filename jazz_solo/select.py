@@ -2,11 +2,11 @@
 
 Two rules (``select.rule``):
 
-- ``realism`` (DESIGN §4, default): drop candidates whose status is not ok, that produced grammar
+- ``realism`` (docs/architecture.md#selection, default): drop candidates whose status is not ok, that produced grammar
   errors, or that average fewer than ``select.min_notes`` lead notes per sample; rank by
   ``realism_distance`` (lower), then ``harmonic_fit_gain`` (higher), then ``avg_dead_air_ratio``
   (lower), then the candidate id.
-- ``legacy`` (the earlier tool's rule, kept for comparability): rank by ``avg_dead_air_ratio``,
+- ``legacy`` (the original rule, kept for comparability; docs/architecture.md#selection): rank by ``avg_dead_air_ratio``,
   then ``avg_repetition_4gram``, then ``|avg_note_density - 1|`` (all lower), then the candidate id;
   only failed candidates are dropped, because that rule never looked at anything else.
 
@@ -129,11 +129,3 @@ def rank(rows: Sequence[Mapping[str, Any]], rule: str = "realism", min_notes: fl
         r["rank"] = None
     return eligible + excluded
 
-
-def best(rows: Sequence[Mapping[str, Any]], rule: str = "realism", min_notes: float = 0) -> dict[str, Any]:
-    """The winning row; ValueError naming every candidate's exclusion reason when none qualifies."""
-    ranked = rank(rows, rule, min_notes)
-    if not ranked or ranked[0]["rank"] is None:
-        reasons = "; ".join(f"{r['candidate']}: {r['excluded']}" for r in ranked) or "no candidates"
-        raise ValueError(f"no candidate qualifies under select.rule={rule} ({reasons})")
-    return ranked[0]

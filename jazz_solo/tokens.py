@@ -1,6 +1,6 @@
-"""Event vocabulary and exact encode/decode (DESIGN §2).
+"""Event vocabulary and exact encode/decode (docs/architecture.md#token-format).
 
-Ids 0-389 are those of the earlier tool, so its token files stay readable:
+Ids 0-389 are those of the project's first token format, so its token files stay readable:
 
 ====== =====================================================
 ids    event
@@ -36,7 +36,6 @@ PAD = 389
 BOS = 390
 SEP = 391
 VOCAB_SIZE = 392
-SPECIALS = (EOS, PAD, BOS, SEP)
 
 TICKS_PER_SECOND = 100  # the 10 ms grid
 DEFAULT_VELOCITY = 64
@@ -258,15 +257,3 @@ def transpose_array(seq: np.ndarray, semitones: int) -> np.ndarray | None:
     out[is_note] += semitones
     return out
 
-
-def describe(tok: int) -> str:
-    """Human-readable name of a token (for debugging and logs)."""
-    if is_note_on(tok):
-        return f"ON({tok - NOTE_ON})"
-    if is_note_off(tok):
-        return f"OFF({tok - NOTE_OFF})"
-    if is_time_shift(tok):
-        return f"SHIFT({(tok - TIME_SHIFT + 1) * 10}ms)"
-    if is_velocity(tok):
-        return f"VEL({tok - VELOCITY})"
-    return {EOS: "EOS", PAD: "PAD", BOS: "BOS", SEP: "SEP"}.get(tok, f"?{tok}")

@@ -25,7 +25,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from tqdm import tqdm
 from .batching import batches_per_epoch, collate, epoch_batches, subset
 from .config import config_hash
 from .evaluation_nll import autocast, chance_nll, lead_loss_sum, mean_nll
+from .settings import TrainSettings
 from .windows import WindowSet
 
 log = logging.getLogger(__name__)
@@ -49,28 +50,6 @@ class TrainingDiverged(RuntimeError):
     """The loss or gradient became NaN/inf; nothing was written."""
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """The optimisation keys of a ``pretrain:`` or ``lora:`` config section."""
-
-    max_steps: int
-    batch_size: int
-    lr: float
-    grad_accum: int = 1
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    eval_every: int = 100
-    checkpoint_every: int = 100
-    patience: int = 5
-    grad_clip: float = 1.0
-    val_windows: int | None = None  # in-loop validation subset (evenly spaced); None = all
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> "TrainSettings":
-        """Pick this class's keys from a config section (LoRA-only keys are ignored)."""
-        return cls(**{f.name: section[f.name] for f in fields(cls) if f.name in section})
-
-
 @dataclass
 class FitResult:
     rows: list[dict[str, Any]]
@@ -80,7 +59,6 @@ class FitResult:
     stopped_early: bool
     resumed_from: int = 0
     trainable_params: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> None:

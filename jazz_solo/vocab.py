@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 from . import durations as D
 from . import tokens as T
+from .config import schema_default
 from .sampling import DurationGrammar, GrammarState
 from .tokens import Note
 
-DEFAULT = "duration"
+DEFAULT = schema_default("data.vocabulary")  # the schema's default, the only one
 
 
 @dataclass(frozen=True)

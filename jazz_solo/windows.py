@@ -1,8 +1,8 @@
 """Time-aligned training examples: ``BOS cond SEP lead EOS`` for one window [t, t+W) of a piece.
 
 Both parts are timed from the window start t, so the model always sees conditioning and the
-lead that goes with it (the earlier tool glued whole pieces end to end, and a 512-token crop
-rarely held both). Window membership uses the quantised onset tick (10 ms grid).
+lead that goes with it (gluing whole pieces end to end, as the first version did, a 512-token
+crop rarely held both; docs/architecture.md#sequence-format). Window membership uses the quantised onset tick (10 ms grid).
 
 On disk a window set is an ``.npz`` with ``tokens`` (int16, all sequences concatenated),
 ``offsets`` (int64, n+1 boundaries) and ``sep_pos`` (int32, index of SEP in each sequence); a set

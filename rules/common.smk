@@ -1,16 +1,21 @@
-# Shared by every rule file (config validation, sweep patterns, input functions). No rules here (snakemake --lint).
+# Shared by the rules, one section per stage: the validated config and its typed settings
+# (jazz_solo/settings.py), load-time checks and every input/params function; paths come from
+# jazz_solo/paths.py. No rules in this file, only functions (`snakemake --lint`).
+import json
 import sys
 from pathlib import Path
 
-import yaml
+from jazz_solo import paths, sweep
+from jazz_solo.config import ConfigError, merged_config, validate_config
+from jazz_solo.ingest import expand_entry
+from jazz_solo.model import check_data, recorded_base_data
+from jazz_solo.settings import Settings
 
-from jazz_solo import sweep
-from jazz_solo.config import DEFAULT_CONFIG_PATH, ConfigError, deep_merge, validate_config
-
-# `--configfile X.yaml` makes snakemake skip the Snakefile's config.yaml; merge X over the
-# defaults instead (as jazz_solo.config.load_config does), so an override file only names
+# ---- config --------------------------------------------------------------------------------
+# `--configfile X.yaml` makes snakemake skip the Snakefile's config.yaml: merge X over config.yaml
+# and the schema's defaults (as jazz_solo.config.load_config does), so an override file only names
 # what it changes (e.g. tests/configs/tiny.yaml).
-config.update(deep_merge(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()), config))
+config.update(merged_config(config))
 
 try:
     validate_config(config)
@@ -18,7 +23,8 @@ except ConfigError as err:
     # One line naming the key, before any job runs (no Python traceback).
     sys.exit(f"jazz-solo: {err}")
 
-RESULTS = "results"
+SETTINGS = Settings.from_config(config)
+RESULTS = paths.RESULTS
 
 if workflow.is_main_process and not any(Path(".snakemake/locks").glob("*")):
     # A truncated adapter or metrics.json keeps its mtime, so snakemake would call it up to date:
@@ -28,12 +34,6 @@ if workflow.is_main_process and not any(Path(".snakemake/locks").glob("*")):
 
     for _path, _reason in set_aside_corrupt(RESULTS):
         print(f"jazz-solo: {_reason}; set aside as {_path.name}.corrupt, rebuilding", file=sys.stderr)
-DATA_DIR = f"{RESULTS}/data"
-DATA_PATTERN = sweep.pattern("data")  # vocabulary~{vocabulary}/sequence~{sequence}/split_pitch~{split_pitch}
-TRAIN_PATTERN = sweep.pattern("train")  # + lora_r~{lora_r}/...
-GEN_PATTERN = sweep.pattern("gen")  # + temperature~{temperature}/...
-SOURCES = ("corpus", "target")
-SPLITS = ("train", "val", "test")
 
 
 wildcard_constraints:
@@ -51,16 +51,160 @@ def stage_config(wildcards):
     return sweep.resolve(config, dict(wildcards))
 
 
+# ---- data (rules/data.smk) -----------------------------------------------------------------
+
+
 def demo_collections():
     """music21 collections whose converted folder is named by data.corpus/data.target."""
-    wanted = config.get("demo", {}).get("collections", {})
-    named = [p for p in config["data"]["corpus"] + config["data"]["target"]]
-    return [c for c in wanted if any(f"{RESULTS}/demo_midi/{c}" in p for p in named)]
+    named = SETTINGS.data.corpus + SETTINGS.data.target
+    return [
+        c
+        for c in SETTINGS.demo.get("collections", {})
+        if any(paths.file("demo_midi", collection=c) in p for p in named)
+    ]
 
 
-FINAL_TARGETS = []
+def _ingest_inputs():
+    """Every configured MIDI file (demo folders: the demo_midi output folder itself)."""
+    files = []
+    for key in ("corpus", "target"):
+        for entry in getattr(SETTINGS.data, key):
+            demo = [
+                paths.file("demo_midi", collection=c)
+                for c in demo_collections()
+                if paths.file("demo_midi", collection=c) in entry
+            ]
+            files += demo or [path for path, _, _ in expand_entry(entry, f"data.{key}")]
+    return sorted(set(files))
+
+
+try:
+    # Resolved once while the workflow loads: a path matching nothing is one line, before any job.
+    INGEST_INPUTS = _ingest_inputs()
+except ValueError as err:
+    sys.exit(f"jazz-solo: {err}")
+
+
+def demo_count(wildcards):
+    """How many pieces of a music21 collection the demo converts (config demo.collections)."""
+    return SETTINGS.demo["collections"][wildcards.collection]
+
+
+def tokenize_data_config(wildcards):
+    """The data section with this job's data-stage wildcards applied."""
+    return stage_config(wildcards)["data"]
+
+
+# ---- training (rules/train.smk) ------------------------------------------------------------
+
+BASE_CHECKPOINT = SETTINGS.model.checkpoint
+if BASE_CHECKPOINT and not Path(BASE_CHECKPOINT, "config.json").is_file():
+    # One line before any job runs, instead of a failing job later.
+    sys.exit(
+        f"jazz-solo: config key 'model.checkpoint': {BASE_CHECKPOINT} has no config.json (not a base model directory)"
+    )
+if BASE_CHECKPOINT:
+    try:  # its vocabulary and split pitch must be the data's: one line now, not a failed job later
+        check_data(
+            recorded_base_data(BASE_CHECKPOINT), config["data"], f"config key 'model.checkpoint' {BASE_CHECKPOINT}"
+        )
+    except ValueError as err:
+        sys.exit(f"jazz-solo: {err}")
+
+# The model settings that shape a pretrained base (the checkpoint key only selects one).
+MODEL_SETTINGS = SETTINGS.model.shape()
+
+
+def base_model_dir(wildcards):
+    """The base model of a LoRA job: the user's model.checkpoint when set, else the pretrained one."""
+    return BASE_CHECKPOINT or paths.file("base_model", wildcards)
+
+
+def lora_settings(wildcards):
+    """The lora section with this job's sweep wildcards applied (all of it, so any change reruns)."""
+    return stage_config(wildcards)["lora"]
+
+
+# ---- generation (rules/generate.smk) -------------------------------------------------------
+
+
+def gen_adapter_dir(wildcards):
+    """The adapter this candidate generates with: its train-stage wildcards' LoRA output."""
+    return paths.file("adapter", wildcards)
+
+
+def gen_settings(wildcards):
+    """The generate section with this job's sweep wildcards applied (all of it: any change reruns)."""
+    return stage_config(wildcards)["generate"]
+
+
+def gen_window_settings(wildcards):
+    """The data settings generation must share with training: vocabulary, sequence format, role split, window length."""
+    data = stage_config(wildcards)["data"]
+    return {k: data[k] for k in ("vocabulary", "sequence", "split_pitch", "window_seconds")}
+
+
+# ---- selection (rules/select.smk, rules/listen.smk) ----------------------------------------
+
+
+def winner(wildcards):
+    """The selected candidate's wildcards, once the select_best checkpoint has run."""
+    with open(checkpoints.select_best.get().output[0]) as fh:
+        return json.load(fh)["params"]
+
+
+def winner_inputs(wildcards):
+    """Selection + the winner's adapter and reference: what revalidation and export depend on."""
+    w = winner(wildcards)
+    return {
+        "selection": checkpoints.select_best.get().output[0],
+        "adapter": paths.file("adapter", w),
+        "reference": paths.file("reference", w),
+        "sweep_metrics": paths.file("metrics", w),
+        "pieces": paths.file("pieces"),
+    }
+
+
+def candidate_sections():
+    """The config sections a candidate's settings are resolved from (not `sweep:` itself, whose
+    edits must only add or remove candidates, never rerun the kept ones, nor `select:`)."""
+    return {key: config[key] for key in ("seed", "data", "model", "pretrain", "lora", "generate", "evaluate")}
+
+
+def synth_status():
+    """Which synthesizer renders the audio previews (a param: installing one reruns them)."""
+    from jazz_solo import audio
+
+    return audio.synth_status()
+
+
+def swept():
+    """The names of the swept parameters (labels in the report)."""
+    return sorted(SETTINGS.sweep)
+
+
+# ---- rule all ------------------------------------------------------------------------------
 
 
 def final_targets():
-    """What `rule all` builds; each rule file appends its stage's targets."""
-    return FINAL_TARGETS
+    """The all target (Snakefile), every stage's outputs for every instance the config names."""
+    data, train, gen = instances("data"), instances("train"), instances("gen")
+    index_files = [f"{name}.index.tsv" for name in paths.DATA_SETS]
+    return [
+        *(
+            f"{paths.folder('data', d)}/{name}"
+            for d in data
+            for name in ["dataset_summary.json", *(f"{s}.npz" for s in paths.DATA_SETS), *index_files]
+        ),
+        *(paths.file("eval", t) for t in train),
+        *(paths.file("samples_jsonl", g) for g in gen),
+        *(paths.file("metrics", g) for g in gen),
+        *(paths.file("calibration", d) for d in data),
+        *(paths.file("base_only_metrics", d) for d in data),
+        paths.file("calibration_chart"),
+        paths.file("leaderboard_md"),
+        paths.file("archive"),
+        paths.file("best_json"),
+        *(f"{paths.file('report')}/{name}.png" for name in ("piano_rolls", "metric_distributions", "training_curves")),
+        paths.file("listen"),
+    ]

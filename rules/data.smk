@@ -1,20 +1,19 @@
 # Data stage: music21 demo corpus -> MIDI (demo_midi), parse/quarantine/split (ingest),
-# role split + windows + transpositions per split_pitch (tokenize). DESIGN §1-2.
-include: "data_functions.smk"
+# role split + windows + transpositions per data instance (tokenize). docs/architecture.md#data
 
 
 rule demo_midi:
     output:
-        directory(f"{RESULTS}/demo_midi/{{collection}}"),
-    params:
-        pieces=demo_count,
+        directory(paths.file("demo_midi")),
     log:
-        f"{RESULTS}/logs/demo_midi/{{collection}}.log",
+        paths.log("demo_midi/{collection}"),
     benchmark:
-        f"{RESULTS}/benchmarks/demo_midi/{{collection}}.tsv"
-    threads: 8
+        paths.benchmark("demo_midi/{collection}")
     conda:
         "../envs/data.yaml"
+    threads: 8
+    params:
+        pieces=demo_count,
     script:
         "../workflow_scripts/demo_midi.py"
 
@@ -23,46 +22,39 @@ rule ingest:
     input:
         INGEST_INPUTS,
     output:
-        pieces=f"{DATA_DIR}/pieces.tsv",
-        quarantine=f"{DATA_DIR}/quarantine.tsv",
-    params:
-        corpus=config["data"]["corpus"],
-        target=config["data"]["target"],
-        split_ratios=config["data"]["split_ratios"],
-        seed=config["seed"],
+        pieces=paths.file("pieces"),
+        quarantine=paths.file("quarantine"),
     log:
-        f"{RESULTS}/logs/ingest.log",
+        paths.log("ingest"),
     benchmark:
-        f"{RESULTS}/benchmarks/ingest.tsv"
-    threads: 8
+        paths.benchmark("ingest")
     conda:
         "../envs/data.yaml"
+    threads: 8
+    params:
+        corpus=SETTINGS.data.corpus,
+        target=SETTINGS.data.target,
+        split_ratios=SETTINGS.data.split_ratios,
+        seed=SETTINGS.seed,
     script:
         "../workflow_scripts/ingest.py"
 
 
 rule tokenize:
     input:
-        pieces=f"{DATA_DIR}/pieces.tsv",
+        pieces=paths.file("pieces"),
     output:
-        npz=expand(f"{DATA_SET_DIR}/{{name}}.npz", name=DATA_SETS, allow_missing=True),
-        index=expand(f"{DATA_SET_DIR}/{{name}}.index.tsv", name=DATA_SETS, allow_missing=True),
-        summary=f"{DATA_SET_DIR}/dataset_summary.json",
-    params:
-        data=tokenize_data_config,
+        npz=[paths.window_set(name) for name in paths.DATA_SETS],
+        index=[f"{paths.folder('data')}/{name}.index.tsv" for name in paths.DATA_SETS],
+        summary=paths.file("dataset_summary"),
     log:
-        f"{RESULTS}/logs/tokenize/{DATA_PATTERN}.log",
+        paths.log("tokenize", "data"),
     benchmark:
-        f"{RESULTS}/benchmarks/tokenize/{DATA_PATTERN}.tsv"
-    threads: 8
+        paths.benchmark("tokenize", "data")
     conda:
         "../envs/data.yaml"
+    threads: 8
+    params:
+        data=tokenize_data_config,
     script:
         "../workflow_scripts/tokenize.py"
-
-
-FINAL_TARGETS.extend(
-    f"{DATA_DIR}/{inst}/{name}"
-    for inst in instances("data")
-    for name in ["dataset_summary.json"] + [f"{s}.npz" for s in DATA_SETS] + [f"{s}.index.tsv" for s in DATA_SETS]
-)

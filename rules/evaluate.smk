@@ -1,34 +1,33 @@
-# Evaluation (DESIGN §4): the real reference and the target's training phrases (copy check) once
-# per split_pitch, then metrics.json per candidate.
-EVAL_LOGS = f"{RESULTS}/logs/evaluate"
+# Evaluation (docs/architecture.md#metrics): the real reference and the target's training phrases
+# (copy check) once per data instance, then metrics.json per candidate.
 
 
 rule reference:
     input:
-        pieces=f"{DATA_DIR}/pieces.tsv",
+        pieces=paths.file("pieces"),
     output:
-        f"{DATA_DIR}/{DATA_PATTERN}/reference.json",
-    params:
-        # the generated samples cover the first max_seconds of each test piece: cap the same way
-        max_seconds=config["generate"]["max_seconds"],
-        evaluate=config["evaluate"],
+        paths.file("reference"),
     log:
-        f"{EVAL_LOGS}/reference/{DATA_PATTERN}.log",
+        paths.log("evaluate/reference", "data"),
     benchmark:
-        f"{RESULTS}/benchmarks/reference/{DATA_PATTERN}.tsv"
+        paths.benchmark("reference", "data")
     conda:
         "../envs/eval.yaml"
+    params:
+        # the generated samples cover the first max_seconds of each test piece: cap the same way
+        max_seconds=SETTINGS.generate.max_seconds,
+        evaluate=config["evaluate"],
     script:
         "../workflow_scripts/reference.py"
 
 
 rule train_phrases:
     input:
-        pieces=f"{DATA_DIR}/pieces.tsv",
+        pieces=paths.file("pieces"),
     output:
-        f"{DATA_DIR}/{DATA_PATTERN}/target_train_phrases.json",
+        paths.file("train_phrases"),
     log:
-        f"{EVAL_LOGS}/train_phrases/{DATA_PATTERN}.log",
+        paths.log("evaluate/train_phrases", "data"),
     conda:
         "../envs/eval.yaml"
     script:
@@ -37,22 +36,19 @@ rule train_phrases:
 
 rule evaluate:
     input:
-        jsonl=f"{RESULTS}/gen/{GEN_PATTERN}/samples.jsonl",
-        samples=f"{RESULTS}/gen/{GEN_PATTERN}/samples",
-        reference=f"{DATA_DIR}/{DATA_PATTERN}/reference.json",
+        jsonl=paths.file("samples_jsonl"),
+        samples=paths.file("samples"),
+        reference=paths.file("reference"),
         phrases=rules.train_phrases.output[0],
     output:
-        f"{RESULTS}/gen/{GEN_PATTERN}/metrics.json",
-    params:
-        evaluate=config["evaluate"],
+        paths.file("metrics"),
     log:
-        f"{EVAL_LOGS}/{GEN_PATTERN}.log",
+        paths.log("evaluate", "gen"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{GEN_PATTERN}.tsv"
+        paths.benchmark("evaluate", "gen")
     conda:
         "../envs/eval.yaml"
+    params:
+        evaluate=config["evaluate"],
     script:
         "../workflow_scripts/evaluate.py"
-
-
-FINAL_TARGETS.extend(f"{RESULTS}/gen/{c}/metrics.json" for c in instances("gen"))

@@ -2,7 +2,6 @@
 # base model alone and the best's revalidated samples over the same comping, rendered with
 # FluidSynth. Without a synthesizer the page says what to install; `synth` is a param, so
 # installing one reruns this rule (and only it) on the next `snakemake`.
-from jazz_solo import audio
 
 
 rule audio_previews:
@@ -14,29 +13,26 @@ rule audio_previews:
         # One page per piece (<piece>.html, or no-audio.html saying why): the report's 2-MiB
         # limit per page, see jazz_solo/listen.py. Clips, their MIDI and clips.json beside them.
         report(
-            directory(f"{REPORT_DIR}/listen"),
+            directory(paths.file("listen")),
             patterns=["{piece}.html"],
             caption="../report/listen.rst",
             category="4. Listen",
             labels={"piece": "{piece}"},
         ),
-    params:
-        sections=candidate_sections(),
-        synth=audio.synth_status(),
-        max_pieces=2,
-        per_piece=4,
-        max_seconds=60.0,  # clips are previews: the first minute at most
+    log:
+        paths.log("select/audio_previews"),
+    benchmark:
+        paths.benchmark("audio_previews")
+    conda:
+        "../envs/audio.yaml"
     threads: 2  # clips render two at a time (the base-only solo decodes on one thread)
     resources:
         gpu=1,
-    log:
-        f"{SELECT_LOGS}/audio_previews.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/audio_previews.tsv"
-    conda:
-        "../envs/audio.yaml"
+    params:
+        sections=candidate_sections(),
+        synth=synth_status(),
+        max_pieces=2,
+        per_piece=4,
+        max_seconds=60.0,  # clips are previews: the first minute at most
     script:
         "../workflow_scripts/audio_previews.py"
-
-
-FINAL_TARGETS.append(rules.audio_previews.output[0])

@@ -2,36 +2,35 @@
 # (checkpoint) -> revalidation on new seeds -> export bundle + archive -> report figures.
 #
 # The winner is only known at run time, so select_best is a checkpoint: the rules after it
-# take the winner's adapter, base model and reference as real inputs (input functions below),
+# take the winner's adapter, base model and reference as real inputs (winner_inputs, rules/common.smk),
 # which makes them rerun when the winner changes or its adapter is retrained, and never otherwise.
-include: "select_functions.smk"
 
 
 rule leaderboard:
     input:
-        metrics=candidate_metrics(),
-        evals=[f"{RESULTS}/train/{t}/eval.json" for t in instances("train")],
-        adapters=[f"{RESULTS}/train/{t}/adapter" for t in instances("train")],
-        calibration=[f"{RESULTS}/calibration/{d}/calibration.json" for d in instances("data")],
-        base_only=[f"{RESULTS}/calibration/{d}/base_only/metrics.json" for d in instances("data")],
+        metrics=[paths.file("metrics", g) for g in instances("gen")],
+        evals=[paths.file("eval", t) for t in instances("train")],
+        adapters=[paths.file("adapter", t) for t in instances("train")],
+        calibration=[paths.file("calibration", d) for d in instances("data")],
+        base_only=[paths.file("base_only_metrics", d) for d in instances("data")],
     output:
         tsv=report(
-            f"{SWEEP_DIR}/leaderboard.tsv",
+            paths.file("leaderboard_tsv"),
             caption="../report/leaderboard.rst",
             category="1. Sweep",
             labels={"table": "leaderboard"},
         ),
-        md=f"{SWEEP_DIR}/leaderboard.md",
+        md=paths.file("leaderboard_md"),
+    log:
+        paths.log("select/leaderboard"),
+    conda:
+        "../envs/select.yaml"
     params:
         candidates=instances("gen"),
         train_candidates=instances("train"),
         split_pitches=[combo["split_pitch"] for combo in sweep.combinations(config, "data")],
-        rule=config["select"]["rule"],
-        min_notes=config["select"]["min_notes"],
-    log:
-        f"{SELECT_LOGS}/leaderboard.log",
-    conda:
-        "../envs/select.yaml"
+        rule=SETTINGS.select.rule,
+        min_notes=SETTINGS.select.min_notes,
     script:
         "../workflow_scripts/leaderboard.py"
 
@@ -40,14 +39,14 @@ checkpoint select_best:
     input:
         tsv=rules.leaderboard.output.tsv,
     output:
-        f"{BEST_DIR}/selection.json",
-    params:
-        rule=config["select"]["rule"],
-        min_notes=config["select"]["min_notes"],
+        f"{paths.file('best')}/selection.json",
     log:
-        f"{SELECT_LOGS}/select_best.log",
+        paths.log("select/select_best"),
     conda:
         "../envs/select.yaml"
+    params:
+        rule=SETTINGS.select.rule,
+        min_notes=SETTINGS.select.min_notes,
     script:
         "../workflow_scripts/select_best.py"
 
@@ -56,21 +55,21 @@ rule revalidate:
     input:
         unpack(winner_inputs),
     output:
-        samples=directory(f"{BEST_DIR}/reval/samples"),
-        jsonl=f"{BEST_DIR}/reval/samples.jsonl",
-        metrics=f"{BEST_DIR}/reval/metrics.json",
-    params:
-        sections=candidate_sections(),
-        num_samples=config["select"]["num_samples_reval"],
+        samples=directory(f"{paths.file('best')}/reval/samples"),
+        jsonl=f"{paths.file('best')}/reval/samples.jsonl",
+        metrics=f"{paths.file('best')}/reval/metrics.json",
+    log:
+        paths.log("select/revalidate"),
+    benchmark:
+        paths.benchmark("revalidate")
+    conda:
+        "../envs/select.yaml"
     threads: 2
     resources:
         gpu=1,
-    log:
-        f"{SELECT_LOGS}/revalidate.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/revalidate.tsv"
-    conda:
-        "../envs/select.yaml"
+    params:
+        sections=candidate_sections(),
+        num_samples=SETTINGS.select.num_samples_reval,
     script:
         "../workflow_scripts/revalidate.py"
 
@@ -84,17 +83,17 @@ rule export:
         leaderboard_tsv=rules.leaderboard.output.tsv,
         leaderboard_md=rules.leaderboard.output.md,
     output:
-        adapter=directory(f"{BEST_DIR}/adapter"),
-        base=directory(f"{BEST_DIR}/base_model"),
-        bundle=f"{BEST_DIR}/bundle.json",
-        best=report(f"{BEST_DIR}/best.json", caption="../report/best.rst", category="2. Best candidate"),
-        archive=f"{BEST_DIR}/archive.tgz",
-    params:
-        sections=candidate_sections(),
+        adapter=directory(f"{paths.file('best')}/adapter"),
+        base=directory(f"{paths.file('best')}/base_model"),
+        bundle=f"{paths.file('best')}/bundle.json",
+        best=report(paths.file("best_json"), caption="../report/best.rst", category="2. Best candidate"),
+        archive=paths.file("archive"),
     log:
-        f"{SELECT_LOGS}/export.log",
+        paths.log("select/export"),
     conda:
         "../envs/select.yaml"
+    params:
+        sections=candidate_sections(),
     script:
         "../workflow_scripts/export.py"
 
@@ -105,36 +104,30 @@ rule report_figures:
         reval_metrics=rules.revalidate.output.metrics,
         reval_jsonl=rules.revalidate.output.jsonl,
         reval_samples=rules.revalidate.output.samples,
-        train_logs=train_logs(),
+        train_logs=[f"{paths.folder('train', t)}/train_log.csv" for t in instances("train")],
     output:
         piano_rolls=report(
-            f"{REPORT_DIR}/piano_rolls.png", caption="../report/piano_rolls.rst", category="2. Best candidate"
+            f"{paths.file('report')}/piano_rolls.png",
+            caption="../report/piano_rolls.rst",
+            category="2. Best candidate",
         ),
         distributions=report(
-            f"{REPORT_DIR}/metric_distributions.png",
+            f"{paths.file('report')}/metric_distributions.png",
             caption="../report/metric_distributions.rst",
             category="2. Best candidate",
         ),
         curves=report(
-            f"{REPORT_DIR}/training_curves.png", caption="../report/training_curves.rst", category="3. Training"
+            f"{paths.file('report')}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="3. Training",
         ),
-    params:
-        train_candidates=instances("train"),
-        swept=sorted(config.get("sweep", {})),
-        max_rolls=4,
     log:
-        f"{SELECT_LOGS}/report_figures.log",
+        paths.log("select/report_figures"),
     conda:
         "../envs/select.yaml"
+    params:
+        train_candidates=instances("train"),
+        swept=swept(),
+        max_rolls=4,
     script:
         "../workflow_scripts/report_figures.py"
-
-
-FINAL_TARGETS.extend(
-    [
-        rules.leaderboard.output.md,
-        rules.export.output.archive,
-        rules.export.output.best,
-        *rules.report_figures.output,
-    ]
-)

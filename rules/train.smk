@@ -1,31 +1,30 @@
 # Training stage: base pretraining on the corpus windows (pretrain), skipped when
 # model.checkpoint names a user-supplied base, and peft LoRA on the target windows (train_lora).
-# DESIGN §3. A killed job resumes from <output folder>/checkpoint/ (deliberately not an output,
-# so snakemake keeps it); the outputs are only written once training has finished.
-include: "train_functions.smk"
+# docs/architecture.md#training. A killed job resumes from <output folder>/checkpoint/
+# (deliberately not an output, so snakemake keeps it); outputs are written once training has finished.
 
 
 rule pretrain:
     input:
-        train=f"{DATA_DIR}/{DATA_PATTERN}/corpus_train.npz",
-        val=f"{DATA_DIR}/{DATA_PATTERN}/corpus_val.npz",
+        train=paths.window_set("corpus_train"),
+        val=paths.window_set("corpus_val"),
     output:
-        model=directory(f"{BASE_DIR}/model"),
-        log_csv=f"{BASE_DIR}/train_log.csv",
-        plot=f"{BASE_DIR}/loss.png",
-    params:
-        model=MODEL_SETTINGS,
-        pretrain=config["pretrain"],
-        seed=config["seed"],
+        model=directory(paths.file("base_model")),
+        log_csv=f"{paths.folder('base')}/train_log.csv",
+        plot=f"{paths.folder('base')}/loss.png",
     log:
-        f"{RESULTS}/logs/pretrain/{DATA_PATTERN}.log",
+        paths.log("pretrain", "data"),
     benchmark:
-        f"{RESULTS}/benchmarks/pretrain/{DATA_PATTERN}.tsv"
+        paths.benchmark("pretrain", "data")
+    conda:
+        "../envs/train.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
-    conda:
-        "../envs/train.yaml"
+    params:
+        model=MODEL_SETTINGS,
+        pretrain=config["pretrain"],
+        seed=SETTINGS.seed,
     script:
         "../workflow_scripts/pretrain.py"
 
@@ -33,27 +32,24 @@ rule pretrain:
 rule train_lora:
     input:
         base=base_model_dir,
-        train=f"{DATA_DIR}/{DATA_PATTERN}/target_train.npz",
-        val=f"{DATA_DIR}/{DATA_PATTERN}/target_val.npz",
+        train=paths.window_set("target_train"),
+        val=paths.window_set("target_val"),
     output:
-        adapter=directory(f"{TRAIN_DIR}/adapter"),
-        log_csv=f"{TRAIN_DIR}/train_log.csv",
-        plot=f"{TRAIN_DIR}/loss.png",
-        eval=f"{TRAIN_DIR}/eval.json",
-    params:
-        lora=lora_settings,
-        seed=config["seed"],
+        adapter=directory(paths.file("adapter")),
+        log_csv=f"{paths.folder('train')}/train_log.csv",
+        plot=f"{paths.folder('train')}/loss.png",
+        eval=paths.file("eval"),
     log:
-        f"{RESULTS}/logs/train_lora/{TRAIN_PATTERN}.log",
+        paths.log("train_lora", "train"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_lora/{TRAIN_PATTERN}.tsv"
+        paths.benchmark("train_lora", "train")
+    conda:
+        "../envs/train.yaml"
     threads: workflow.cores
     resources:
         gpu=1,
-    conda:
-        "../envs/train.yaml"
+    params:
+        lora=lora_settings,
+        seed=SETTINGS.seed,
     script:
         "../workflow_scripts/train_lora.py"
-
-
-FINAL_TARGETS.extend(f"{RESULTS}/train/{inst}/eval.json" for inst in instances("train"))

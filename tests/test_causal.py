@@ -22,7 +22,7 @@ from conftest import comping_and_lead
 
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}
 CAUSAL_DATA = {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60, "max_sequence": 128}
-SETTINGS = GenSettings(vocabulary="duration", sequence="causal", split_pitch=60, top_p=0.95)
+SETTINGS = GenSettings.defaults(vocabulary="duration", sequence="causal", split_pitch=60, top_p=0.95, continuity_seconds=0.0)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -138,7 +138,7 @@ def test_causal_needs_the_duration_vocabulary_and_matching_models(model):
     config["data"].update(vocabulary="performance", sequence="causal")
     with pytest.raises(ConfigError, match="data.sequence"):
         check_combinations(config)
-    windowed = GenSettings(vocabulary="duration", sequence="windowed")
+    windowed = GenSettings.defaults(vocabulary="duration", sequence="windowed", top_p=1.0, continuity_seconds=0.0)
     with pytest.raises(ValueError, match="data.sequence"):
         settings_for_model(windowed, model, "the-model")
     with pytest.raises(ValueError, match="causal"):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from jazz_solo import tokens
-from jazz_solo.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+from jazz_solo import paths, tokens
+from jazz_solo.config import PROJECT_ROOT, load_config
 from jazz_solo.dataset import build_dataset, piece_examples
 from jazz_solo.ingest import ingest, read_pieces
 from jazz_solo.midi_io import write_midi
@@ -21,7 +21,7 @@ from jazz_solo.windows import WindowSet
 
 from conftest import comping_and_lead
 
-DATA = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())["data"]
+DATA = load_config()["data"]
 RATIOS = {"train": 0.6, "val": 0.2, "test": 0.2}
 SETS = [f"{source}_{split}" for source in ("corpus", "target") for split in ("train", "val", "test")]
 
@@ -128,5 +128,6 @@ def test_snakemake_data_stage_on_tiny_config(tmp_path):
     pieces = read_pieces(tmp_path / "results" / "data" / "pieces.tsv")
     assert sorted(p["source"] for p in pieces) == ["corpus"] * 4 + ["target"] * 4
     for sp in (60, 64):
-        summary = json.loads((tmp_path / "results" / "data" / "vocabulary~duration" / "sequence~windowed" / f"split_pitch~{sp}" / "dataset_summary.json").read_text())
+        data = {"vocabulary": "duration", "sequence": "windowed", "split_pitch": str(sp)}
+        summary = json.loads(Path(paths.file("dataset_summary", data, root=tmp_path / "results")).read_text())
         assert summary["split_pitch"] == sp and summary["examples"]["target"]["train"] > 0

@@ -32,6 +32,12 @@ from conftest import PROJECT_ROOT, comping_and_lead
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}
 
 
+def gen_settings(**changes) -> GenSettings:
+    """The schema's generation defaults with every token sampled (top_p 1) and no carried-over
+    lead (continuity 0) unless a test says otherwise: the sampling these tests were written for."""
+    return GenSettings.defaults(**{"top_p": 1.0, "continuity_seconds": 0.0, **changes})
+
+
 def make_adapter(root: Path, vocabulary: str = "duration", **data) -> Path:
     """A random tiny base (save_base) + a LoRA adapter with non-zero weights, base path relative;
     ``data``: other recorded data settings (sequence="causal", ...)."""
@@ -114,7 +120,7 @@ def read_track(path: Path, name: str) -> list[tuple[int, int, int]]:
 def test_every_sampled_note_survives_into_the_midi(model, vocabulary, tmp_path):
     """Many sampled streams (3 pieces x 6 samples, hot sampling): the written MIDI has exactly the
     notes the token streams describe, all in the lead's register, and no grammar errors."""
-    settings = GenSettings(window_seconds=4.0, temperature=1.5, top_p=1.0, max_new_tokens=160,
+    settings = gen_settings(window_seconds=4.0, temperature=1.5, top_p=1.0, max_new_tokens=160,
                            vocabulary=vocabulary, split_pitch=60)
     total = 0
     for piece in range(3):
@@ -149,7 +155,7 @@ def test_every_sampled_note_survives_into_the_midi(model, vocabulary, tmp_path):
 
 def test_batch_mates_do_not_change_a_sample(model, vocabulary):
     cond = cond_of(8.0)
-    settings = GenSettings(window_seconds=4.0, max_new_tokens=120, vocabulary=vocabulary)
+    settings = gen_settings(window_seconds=4.0, max_new_tokens=120, vocabulary=vocabulary)
     together = generate_piece(model, cond, 8.0, settings, [11, 22, 33])
     alone = generate_piece(model, cond, 8.0, settings, [22])
     assert together.solos[1] == alone.solos[0]
@@ -161,7 +167,7 @@ def test_continuity_tail_is_timed_from_the_shared_origin(model, vocabulary):
     forced tail re-encodes each sample's own last notes from there, and the sampled part starts at
     the cursor."""
     cond = cond_of(20.0)
-    settings = GenSettings(window_seconds=4.0, continuity_seconds=1.5, max_new_tokens=160, vocabulary=vocabulary)
+    settings = gen_settings(window_seconds=4.0, continuity_seconds=1.5, max_new_tokens=160, vocabulary=vocabulary)
     session = SoloGenerator(model, settings, [1, 2, 3])
     session.next_window(cond)
     while session.cursor < 2000:
@@ -177,7 +183,7 @@ def test_continuity_tail_is_timed_from_the_shared_origin(model, vocabulary):
     assert session.cursor == 2000
     assert all(o == prev_end - 150 for (o, _), (_, prev_end) in zip(session.window_log[1:], session.window_log))
     assert session.plan()[0] == 2000 - 150
-    assert GenSettings(window_seconds=4.0, continuity_seconds=9.0).window_ticks // 2 == 200  # the cap
+    assert GenSettings.defaults(window_seconds=4.0).window_ticks // 2 == 200  # the cap
     for solo in session.solos:
         by_pitch: dict[int, float] = {}
         for n in sorted(solo):
@@ -188,7 +194,7 @@ def test_continuity_tail_is_timed_from_the_shared_origin(model, vocabulary):
 
 def test_piece_end_shortens_held_notes(model, vocabulary):
     """A note that would sound past the end of the conditioning is shortened there, not dropped."""
-    settings = GenSettings(window_seconds=4.0, max_new_tokens=160, vocabulary=vocabulary)
+    settings = gen_settings(window_seconds=4.0, max_new_tokens=160, vocabulary=vocabulary)
     res = generate_piece(model, cond_of(6.0), 6.0, settings, [5, 6])
     assert all(n.end <= 6.0 and n.start < 6.0 for solo in res.solos for n in solo)
     assert all(0 <= m["register"] <= 1 and 0 <= m["grammar"] <= 1 for m in res.masked_mass)

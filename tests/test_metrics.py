@@ -28,7 +28,7 @@ def line(onsets, length=0.1, pitches=None):
     return [n(t, t + length, (pitches[i] if pitches else 60 + i % 12)) for i, t in enumerate(onsets)]
 
 
-# --- the earlier tool's definitions -------------------------------------------------------
+# --- the original definitions (docs/architecture.md#metrics) ------------------------------
 
 
 def test_dead_air_eighth_line_at_160_bpm_is_one(roundtrip):
@@ -41,15 +41,15 @@ def test_dead_air_eighth_line_at_160_bpm_is_one(roundtrip):
 def test_dead_air_chords_count_zero_gaps(roundtrip):
     # three 3-note chords one second apart: gaps 0,0,1,0,0,1,0,0 -> 2 long of 8
     chords = [n(t, t + 0.5, p) for t in (0.0, 1.0, 2.0) for p in (60, 64, 67)]
-    assert metrics.dead_air_ratio(roundtrip(chords)) == pytest.approx(2 / 8)
+    assert metrics.dead_air_ratio(roundtrip(chords), 180) == pytest.approx(2 / 8)
     # one chord only: 2 gaps of 0 s, none long
-    assert metrics.dead_air_ratio(roundtrip(chords[:3])) == 0.0
+    assert metrics.dead_air_ratio(roundtrip(chords[:3]), 180) == 0.0
 
 
 def test_dead_air_edge_cases():
-    assert metrics.dead_air_ratio([]) == 1.0
-    assert metrics.dead_air_ratio([n(0, 1)]) == 0.0  # no gap: 0 / max(1, 0)
-    assert metrics.dead_air_ratio([n(0, 1), n(0.18, 1, 62)]) == 1.0  # exactly at the threshold counts
+    assert metrics.dead_air_ratio([], 180) == 1.0
+    assert metrics.dead_air_ratio([n(0, 1)], 180) == 0.0  # no gap: 0 / max(1, 0)
+    assert metrics.dead_air_ratio([n(0, 1), n(0.18, 1, 62)], 180) == 1.0  # exactly at the threshold counts
 
 
 def test_repetition_4gram(roundtrip):
@@ -79,14 +79,14 @@ def test_note_density(roundtrip):
 
 def test_silence_ratio(roundtrip):
     notes = roundtrip([n(0, 1), n(1.1, 2), n(3, 4)])  # gaps 0.1 s (short, ignored) and 1 s
-    assert metrics.silence_ratio(notes) == pytest.approx(1 / 4)
-    assert metrics.silence_ratio(notes, span=(0, 5)) == pytest.approx(2 / 5)  # + trailing 1 s
+    assert metrics.silence_ratio(notes, 180) == pytest.approx(1 / 4)
+    assert metrics.silence_ratio(notes, 180, span=(0, 5)) == pytest.approx(2 / 5)  # + trailing 1 s
     assert metrics.silence_ratio(notes, threshold_ms=50) == pytest.approx(1.1 / 4)
     overlapping = [n(0, 2, 60), n(1, 3, 64), n(3.5, 4, 67)]
-    assert metrics.silence_ratio(overlapping) == pytest.approx(0.5 / 4)
-    assert metrics.silence_ratio([n(0, 1)]) == 0.0
-    assert metrics.silence_ratio([]) == 1.0
-    assert metrics.silence_ratio([], span=(0, 8)) == 1.0
+    assert metrics.silence_ratio(overlapping, 180) == pytest.approx(0.5 / 4)
+    assert metrics.silence_ratio([n(0, 1)], 180) == 0.0
+    assert metrics.silence_ratio([], 180) == 1.0
+    assert metrics.silence_ratio([], 180, span=(0, 8)) == 1.0
 
 
 def test_pitch_class_entropy(roundtrip):
@@ -211,8 +211,8 @@ def test_grammar_error_total_from_raw_tokens():
 
 def test_sample_metrics_has_every_metric_and_is_finite():
     for lead, cond in (([], []), ([n(0, 1, 72)], []), (line([0, 0.2, 0.4]), [n(0, 1, 48)])):
-        values = metrics.sample_metrics(lead, cond)
+        values = metrics.sample_metrics(lead, cond, 180)
         assert list(values) == list(metrics.NOTE_METRICS)
         assert all(math.isfinite(v) for v in values.values())
     # the span for silence defaults to lead and conditioning together
-    assert metrics.sample_metrics([n(0, 1, 72)], [n(0, 4, 48)])["silence_ratio"] == pytest.approx(3 / 4)
+    assert metrics.sample_metrics([n(0, 1, 72)], [n(0, 4, 48)], 180)["silence_ratio"] == pytest.approx(3 / 4)

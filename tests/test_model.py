@@ -49,7 +49,7 @@ def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"^m: model trained for data.vocabulary = 'performance', but .* 'duration'"):
         check_data(saved, {"vocabulary": "duration", "split_pitch": 55}, "m")
     with pytest.raises(ValueError, match="data.split_pitch = 55"):
-        settings_for_model(GenSettings(vocabulary="performance", split_pitch=60), model, "m")
+        settings_for_model(GenSettings.defaults(vocabulary="performance", split_pitch=60), model, "m")
     with pytest.raises(ValueError, match="unknown vocabulary 'remi'"):
         build_model(TINY, data={"vocabulary": "remi"})
     # a base from before vocabularies were recorded (392 ids) reads as the performance vocabulary

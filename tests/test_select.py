@@ -73,7 +73,7 @@ def test_realism_drops_failed_grammar_errors_and_near_silent_candidates():
     assert reasons["failed"] == "status failed"
     assert reasons["grammar"] == reasons["grammar_dict"] == "grammar errors"
     assert reasons["quiet"] == "avg lead notes < 8"
-    assert select.best(rows(ok=metrics(), quiet=metrics(notes=1)), "realism", 8)["candidate"] == "ok"
+    assert select.rank(rows(ok=metrics(), quiet=metrics(notes=1)), "realism", 8)[0]["candidate"] == "ok"
 
 
 def test_missing_metric_sorts_last_instead_of_winning():
@@ -99,9 +99,9 @@ def test_legacy_rule_dead_air_then_repetition_then_density_distance_from_one():
     assert ranked[-1]["candidate"] == "f" and ranked[-1]["rank"] is None
 
 
-def test_no_eligible_candidate_is_a_one_line_error_with_reasons():
-    with pytest.raises(ValueError, match=r"no candidate qualifies.*a: status failed; b: grammar errors"):
-        select.best(rows(a=metrics(status="failed"), b=metrics(grammar=1)), "realism", 8)
+def test_no_eligible_candidate_ranks_none_and_an_unknown_rule_is_an_error():
+    ranked = select.rank(rows(a=metrics(status="failed"), b=metrics(grammar=1)), "realism", 8)
+    assert [(r["rank"], r["excluded"]) for r in ranked] == [(None, "status failed"), (None, "grammar errors")]
     with pytest.raises(ValueError, match="select.rule"):
         select.rank([], "fastest")
 
@@ -182,7 +182,11 @@ def test_cli_leaderboard_lists_candidates_without_metrics_as_failed(tmp_path, ca
     done = tmp_path / "results" / "gen" / gen_id(8, 1.1) / "metrics.json"
     done.parent.mkdir(parents=True)
     done.write_text(json.dumps(metrics()))
-    assert main(["leaderboard", str(override), "--results", str(tmp_path / "results"), "--tsv", str(tmp_path / "lb.tsv")]) == 0
+    assert main(["leaderboard", "--config", str(override), "--results", str(tmp_path / "results"),
+                 "-o", str(tmp_path / "lb.tsv")]) == 0
     frame = leaderboard.read(tmp_path / "lb.tsv")
     assert list(frame["status"]) == ["ok", "failed", "failed", "failed"]
     assert frame["candidate"][0] == gen_id(8, 1.1) and "no metrics.json" in capsys.readouterr().out
+    # the older spellings (a positional config, --tsv) still work
+    assert main(["leaderboard", str(override), "--results", str(tmp_path / "results"), "--tsv", str(tmp_path / "old.tsv")]) == 0
+    assert (tmp_path / "old.tsv").read_bytes() == (tmp_path / "lb.tsv").read_bytes()

@@ -94,7 +94,7 @@ def test_mcp_stdio_client_gets_a_solo(adapter, make_midi, tmp_path):
 
 
 def test_settings_refused_with_clear_messages():
-    base = GenSettings()
+    base = GenSettings.defaults()
     assert check_settings(base, {"temperature": 0.8, "top_k": 10}).top_k == 10
     for bad, needle in [
         ({"temperature": 0}, "out of range"), ({"temperature": float("nan")}, "out of range"),

@@ -1,4 +1,4 @@
-"""Token round trips (DESIGN §2): real MIDI files written here, and a sample of the dev data."""
+"""Token round trips (docs/architecture.md#token-format): real MIDI files written here, and a sample of the dev data."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,23 +1,19 @@
 """Rule export: results/best/ bundle (adapter, base, settings, best.json) + archive.tgz (thin adapter)."""
-import json
 import logging
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the jazz_solo package, also in conda envs
-from jazz_solo import sweep  # noqa: E402
-from jazz_solo.export import export_best  # noqa: E402
+from _common import job
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-selection = json.loads(Path(snakemake.input.selection).read_text())
-record = export_best(
-    sweep.resolve(snakemake.params.sections, selection["params"]),
-    snakemake.input.selection,
-    snakemake.input.adapter,
-    snakemake.input.reval_metrics,
-    snakemake.input.reval_samples,
-    snakemake.input.reval_jsonl,
-    [snakemake.input.leaderboard_tsv, snakemake.input.leaderboard_md],
-    dict(snakemake.output.items()),
-)
-logging.info("exported %s (adapter sha256 %s)", record["candidate"], record["adapter_sha256"])
+from jazz_solo.export import export_best
+
+with job(snakemake) as run:
+    record = export_best(
+        run.winner()["config"],
+        snakemake.input.selection,
+        snakemake.input.adapter,
+        snakemake.input.reval_metrics,
+        snakemake.input.reval_samples,
+        snakemake.input.reval_jsonl,
+        [snakemake.input.leaderboard_tsv, snakemake.input.leaderboard_md],
+        dict(snakemake.output.items()),
+    )
+    logging.info("exported %s (adapter sha256 %s)", record["candidate"], record["adapter_sha256"])

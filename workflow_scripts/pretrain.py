@@ -1,16 +1,9 @@
 """Rule pretrain: corpus windows -> base model dir + train_log.csv + loss.png (thin adapter)."""
-import logging
-import sys
-from pathlib import Path
+from _common import ERRORS, job
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the jazz_solo package, also in conda envs
-import torch  # noqa: E402
+from jazz_solo.train import TrainingDiverged, pretrain
 
-from jazz_solo.train import TrainingDiverged, pretrain  # noqa: E402
-
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-torch.set_num_threads(snakemake.threads)
-try:
+with job(snakemake, errors=(TrainingDiverged, *ERRORS), torch_threads=True):  # e.g. empty window sets: one line
     pretrain(
         snakemake.input.train,
         snakemake.input.val,
@@ -21,6 +14,3 @@ try:
         snakemake.output.log_csv,
         snakemake.output.plot,
     )
-except (TrainingDiverged, ValueError) as exc:  # ValueError: e.g. empty window sets, one line
-    logging.error("%s", exc)
-    sys.exit(f"jazz-solo pretrain: {exc}")

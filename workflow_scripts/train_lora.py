@@ -1,17 +1,10 @@
 """Rule train_lora: base + target windows -> peft adapter, train_log.csv, loss.png, eval.json (thin adapter)."""
-import logging
-import sys
-from pathlib import Path
+from _common import ERRORS, job
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the jazz_solo package, also in conda envs
-import torch  # noqa: E402
+from jazz_solo.lora import train_lora
+from jazz_solo.train import TrainingDiverged
 
-from jazz_solo.lora import train_lora  # noqa: E402
-from jazz_solo.train import TrainingDiverged  # noqa: E402
-
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-torch.set_num_threads(snakemake.threads)
-try:
+with job(snakemake, errors=(TrainingDiverged, *ERRORS), torch_threads=True):
     train_lora(
         snakemake.input.base,
         snakemake.input.train,
@@ -23,6 +16,3 @@ try:
         snakemake.output.plot,
         snakemake.output.eval,
     )
-except (TrainingDiverged, ValueError) as exc:
-    logging.error("%s", exc)
-    sys.exit(f"jazz-solo train_lora: {exc}")

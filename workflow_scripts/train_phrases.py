@@ -2,16 +2,18 @@
 what the copy check matches solos against (thin adapter; jazz_solo.copycheck)."""
 import logging
 
+from _common import job
+
 from jazz_solo import calibration, copycheck
 from jazz_solo.midi_io import MidiError, load_notes, split_roles
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-split_pitch = int(snakemake.wildcards.split_pitch)
-leads = {}
-for piece_id, path in calibration.pieces_where(snakemake.input.pieces, "target", ("train",)):
-    try:
-        leads[piece_id] = split_roles(load_notes(path), split_pitch)[1]
-    except MidiError as exc:  # ingest already quarantines broken files; a file changed since is skipped
-        logging.warning("skipping %s", exc)
-copycheck.write_phrases(snakemake.output[0], leads)
-logging.info("%d training pieces, %d lead notes", len(leads), sum(map(len, leads.values())))
+with job(snakemake) as run:
+    split_pitch = run.settings.data.split_pitch
+    leads = {}
+    for piece_id, path in calibration.pieces_where(snakemake.input.pieces, "target", ("train",)):
+        try:
+            leads[piece_id] = split_roles(load_notes(path), split_pitch)[1]
+        except MidiError as exc:  # ingest already quarantines broken files; a file changed since is skipped
+            logging.warning("skipping %s", exc)
+    copycheck.write_phrases(snakemake.output[0], leads)
+    logging.info("%d training pieces, %d lead notes", len(leads), sum(map(len, leads.values())))

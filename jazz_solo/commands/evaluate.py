@@ -11,22 +11,30 @@ import logging
 from pathlib import Path
 
 from .. import cli_checks, evaluate
-from ..metrics import DEFAULT_THRESHOLD_MS
+from ..config import load_config
+from ..settings import Settings
+from . import add_config, add_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="score a folder of MIDI solos (metrics.json)", description=__doc__)
     p.add_argument("directory", type=Path, help="folder of MIDI files (searched recursively)")
     p.add_argument("--reference", type=Path, help="reference.json, or a folder of real MIDI to compare with")
-    p.add_argument("--split-pitch", type=int, default=60, help="one-track files: notes <= N are conditioning (60)")
-    p.add_argument("--threshold-ms", type=float, default=DEFAULT_THRESHOLD_MS, help="dead-air/silence threshold (180)")
+    p.add_argument("--split-pitch", type=int, help="one-track files: notes <= N are conditioning (default: data.split_pitch)")
+    p.add_argument("--threshold-ms", type=float, help="dead-air/silence threshold (default: evaluate.dead_air_threshold_ms)")
     p.add_argument("--max-seconds", type=float, help="score only the first N seconds of every file")
-    p.add_argument("--output", "-o", type=Path, required=True, help="metrics.json to write")
+    add_output(p, "metrics.json to write", required=True)
+    add_config(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    settings = Settings.from_config(load_config(*args.config))
+    if args.split_pitch is None:
+        args.split_pitch = settings.data.split_pitch
+    if args.threshold_ms is None:
+        args.threshold_ms = float(settings.evaluate.dead_air_threshold_ms)
     if not 0 <= args.split_pitch <= 127:
         raise ValueError(f"--split-pitch {args.split_pitch}: must be a MIDI pitch 0-127")
     cli_checks.number("--threshold-ms", args.threshold_ms, 0)

@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import cli_checks
 from ..artifacts import verify_adapter, verify_base
 from ..config import load_config, validate_config
+from . import add_config, add_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter", required=True, type=Path, help="peft adapter dir (results/train/.../adapter)")
     p.add_argument("--base", type=Path, default=None, help="base model dir (default: the adapter's recorded base)")
     p.add_argument("--conditioning", required=True, type=Path, help="MIDI file; notes <= split pitch condition")
-    p.add_argument("--out", required=True, type=Path, help="OUT.mid (with several samples: OUT_s0.mid, ...)")
-    p.add_argument("--config", type=Path, action="append", default=[], help="extra config YAML (repeatable)")
+    add_output(p, "OUT.mid (with several samples: OUT_s0.mid, ...)", "--out", required=True)
+    add_config(p)
     p.add_argument("--split-pitch", type=int)
     p.add_argument("--temperature", type=float)
     p.add_argument("--top-p", type=float)
@@ -51,8 +52,8 @@ def _check_flags(args: argparse.Namespace) -> None:
     cli_checks.number("--split-pitch (data.split_pitch)", args.split_pitch, 0, 127)
     cli_checks.number("--window-seconds (data.window_seconds)", args.window_seconds, 0, None, low_inclusive=False)
     cli_checks.number("--max-seconds (generate.max_seconds)", args.max_seconds, 0, None, low_inclusive=False)
-    out = args.out if args.out.suffix else args.out.with_suffix(".mid")
-    cli_checks.output_file("--out", args.out)
+    out = args.output if args.output.suffix else args.output.with_suffix(".mid")
+    cli_checks.output_file("--output", args.output)
     cli_checks.output_file("--out", out)
     if not args.conditioning.is_file():
         raise ValueError(f"--conditioning {args.conditioning}: no such file")
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = [sample_seed(gen["seed"], 0, k) for k in range(gen["num_samples"])]
     settings = settings_for_model(settings, model, args.adapter)
     result = generate_piece(model, cond, seconds, settings, seeds)
-    out = args.out if args.out.suffix else args.out.with_suffix(".mid")
+    out = args.output if args.output.suffix else args.output.with_suffix(".mid")
     for k, solo in enumerate(result.solos):
         path = out if len(seeds) == 1 else out.with_name(f"{out.stem}_s{k}{out.suffix}")
         midi, solo_midi = write_sample(path, cond, solo)

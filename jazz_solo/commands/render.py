@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 
 from .. import audio
+from ..config import load_config
 from ..midi_io import MidiError
+from ..settings import Settings
+from . import add_config, add_output
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -21,9 +24,10 @@ MIDI_SUFFIXES = (".mid", ".midi")
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("render", help="render MIDI to audio (Opus) with FluidSynth", description=__doc__)
     p.add_argument("input", type=Path, help="a MIDI file, or a folder of them")
-    p.add_argument("-o", "--output", type=Path, help="audio file (or folder, for a folder input); default: IN.opus")
-    p.add_argument("--split-pitch", type=int, default=60, help="one-track files: notes <= N are comping (60)")
+    add_output(p, "audio file (or folder, for a folder input); default: IN.opus")
+    p.add_argument("--split-pitch", type=int, help="one-track files: notes <= N are comping (default: data.split_pitch)")
     p.add_argument("--soundfont", type=Path, help="a .sf2/.sf3 SoundFont (default: $JAZZ_SOLO_SOUNDFONT or the system GM font)")
+    add_config(p)
     p.set_defaults(func=run)
 
 
@@ -45,6 +49,8 @@ def _jobs(src: Path, out: Path | None) -> list[tuple[Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.split_pitch is None:
+        args.split_pitch = Settings.from_config(load_config(*args.config)).data.split_pitch
     if not 0 <= args.split_pitch <= 127:
         raise ValueError(f"--split-pitch {args.split_pitch}: must be a MIDI pitch 0-127")
     if args.output is not None and args.output.suffix and args.output.suffix.lower() not in audio.FORMATS:

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="live mode: create ports with these names (for a DAW or jack_connect) instead of opening existing ones")
     p.add_argument("--midi-backend", default=None,
                    help="mido backend (default $MIDO_BACKEND or mido.backends.rtmidi; JACK: mido.backends.rtmidi/UNIX_JACK)")
-    p.add_argument("--chunk-seconds", type=float, default=None, help="live mode of a windowed model: chunk (default half a window; a causal model uses generate.chunk_seconds)")
+    p.add_argument("--chunk-seconds", type=float, default=None,
+                   help="live mode of a windowed model: chunk (default half a window; a causal model uses generate.chunk_seconds)")
     p.add_argument("--seconds", type=float, default=None, help="live mode: stop after this long (default: until Ctrl-C)")
     p.add_argument("--seed", type=int, default=0, help="live mode: sampling seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the small model)")
