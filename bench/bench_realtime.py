@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 import tempfile
 import threading
@@ -205,6 +206,9 @@ def main() -> None:
     ap.add_argument("--causal-adapter", type=Path, default=None)
     ap.add_argument("--windowed-adapter", type=Path, default=None)
     ap.add_argument("--control-chunk-seconds", type=float, default=CONTROL_CHUNK_S)
+    ap.add_argument("--chunk-seconds", type=float, default=None, help="live-causal: instead of generate.chunk_seconds")
+    ap.add_argument("--lookahead-seconds", type=float, default=None,
+                    help="live-causal: instead of generate.lookahead_seconds")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -222,6 +226,9 @@ def main() -> None:
                 print(f"note: no {sequence} dev adapter of {args.target} under {DEV}: a random demo-size model (timing only)")
                 adapter = random_adapter(Path(tmp), sequence)
             engine = Engine.load(adapter_dir=adapter)
+            for key in ("chunk_seconds", "lookahead_seconds"):  # the offline solo uses the same arrival
+                if getattr(args, key) is not None:
+                    engine.settings = dataclasses.replace(engine.settings, **{key: getattr(args, key)})
             if engine.causal != (sequence == "causal"):
                 raise SystemExit(f"bench_realtime: {adapter} is not a {sequence} model (data.sequence {engine.settings.sequence})")
             engines[mode] = (engine, trained)

@@ -429,4 +429,4 @@ def play(queue: InputQueue, send: Callable[[Any], None], soloist: Soloist, stop:
             "solo_notes": scheduler.sent_notes, "first_note_s": scheduler.first_sent,
             "lateness_s": percentiles(scheduler.lateness), "recency_gap_s": percentiles(gaps),
             # notes decided after their own onset had passed (sent late whatever the compute)
-            "decided_after_onset": round(sum(g < 0 for g in gaps) / len(gaps), 4) if gaps else None}
+            "decided_after_onset": round(sum(g < -0.005 for g in gaps) / len(gaps), 4) if gaps else None}
