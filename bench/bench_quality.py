@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.devdata import (CORPUS, DEV, MODEL, adapter_for, artist_windows, ingest_dev,  # noqa: E402
                            pretrain_base, select, window_pieces)
 from jazz_solo import calibration, copycheck, evaluate  # noqa: E402
-from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
+from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
 from jazz_solo.dataset import build_dataset  # noqa: E402
 from jazz_solo.evaluation_nll import nll_totals  # noqa: E402
 from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
@@ -62,6 +62,8 @@ def recipes(lora: dict[str, Any], steps: int | None) -> dict[str, dict[str, Any]
         "config.yaml": dict(lora),
         "all-linear lr2e-3 200": {**lora, "target_modules": "all-linear", "lr": 2e-3, "max_steps": 200},
         "all-linear lr1e-3 300": {**lora, "target_modules": "all-linear", "lr": 1e-3, "max_steps": 300},
+        # every recipe above was still improving at its last step on every choose target
+        "all-linear lr2e-3 500": {**lora, "target_modules": "all-linear", "lr": 2e-3, "max_steps": 500},
     }
     if steps:
         out = {k: {**v, "max_steps": steps, "eval_every": max(1, steps // 2), "checkpoint_every": steps}
@@ -199,7 +201,8 @@ def choose_recipe(ctx: dict[str, Any], args: argparse.Namespace) -> tuple[str, d
 
 
 def adapter_path(ctx: dict[str, Any], recipe: str, cfg: dict[str, Any], artist: str) -> Path:
-    out = ctx["out"] / "lora" / recipe.replace(" ", "_") / artist.replace(" ", "_")
+    # Keyed by the recipe's content, not its name: "config.yaml" names whatever config.yaml says today.
+    out = ctx["out"] / "lora" / config_hash(cfg) / artist.replace(" ", "_")
     t0 = time.perf_counter()
     path = adapter_for(ctx["base_dir"], ctx["data_dir"], ctx["artist_of"], artist, cfg, ctx["seed"], out)
     if time.perf_counter() - t0 > 1:
