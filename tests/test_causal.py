@@ -19,6 +19,7 @@ from jazz_solo.model import build_model
 from jazz_solo.windows import WindowSet
 
 from conftest import comping_and_lead
+from tiny_jazz import jazz_piece
 
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}
 CAUSAL_DATA = {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60, "max_sequence": 128}
@@ -42,8 +43,15 @@ def hands(seconds: float = 16.0, seed: int = 0):
     return split_roles(comping_and_lead(seconds, seed), 60)
 
 
-def test_round_trip_keeps_every_note_and_masks_only_the_lead():
-    cond, lead = hands()
+@pytest.mark.parametrize("piece", ["eighths", "jazz"])
+def test_round_trip_keeps_every_note_and_masks_only_the_lead(piece, make_midi):
+    """Exact round trip of both hands; "jazz": the fixture of tests/tiny_jazz.py (rolled chords and
+    jitter off the grid, swung lines, dyads, long notes) written as MIDI and read back."""
+    if piece == "jazz":
+        cond, lead = split_roles(load_notes(make_midi("jazz.mid", notes=jazz_piece(bars=4, seed=1, key=-4))), 60)
+        assert len(lead) > 12 and len(cond) > 30
+    else:
+        cond, lead = hands()
     toks, is_lead = CS.encode(cond, lead)
     got_cond, got_lead = CS.decode(toks, 60)
     want = lambda notes: [(on, off, p, T.velocity_bin(v)) for on, off, p, v in T.quantize(notes)]  # noqa: E731

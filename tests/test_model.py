@@ -1,4 +1,5 @@
-"""The Music Transformer wrapper: config sizes, KV cache, base save/load, adapter loading."""
+"""The Music Transformer wrapper: config sizes, recorded data settings, the KV-cache decoders over
+several layers, base save/load, adapter loading."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ import torch
 
 from jazz_solo import durations, tokens
 from jazz_solo.generate import GenSettings, settings_for_model
+from jazz_solo.kv_decode import CachedDecoder, FusedLlamaDecoder
 from jazz_solo.lora import save_adapter, wrap
 from jazz_solo.model import (
     RECORD_KEY,
@@ -66,23 +68,32 @@ def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
         check_data(old, {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60}, "m")
 
 
-def test_same_seed_same_initial_weights():
-    a, b = build_model(TINY, seed=3), build_model(TINY, seed=3)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+# CachedDecoder.rewind calls cache.crop(length - n), the absolute length of transformers 4; transformers 5
+# takes crop(-n) and raises ValueError on a positive value. Latent: make_decoder gives it only to models
+# the fused decoder cannot run (an unmerged peft model, a non-default RoPE). strict: the fix shows here.
+REWIND_BUG = pytest.mark.xfail(raises=ValueError, strict=True,
+                               reason="kv_decode.CachedDecoder.rewind: crop() needs -n under transformers 5")
 
 
-def test_kv_cache_matches_full_forward():
+@pytest.mark.parametrize("kind", ["fused", pytest.param("cached", marks=REWIND_BUG)])
+def test_decoders_match_the_full_forward_over_layers_with_a_rewind(kind):
+    """jazz_solo.kv_decode on a 2-layer model (test_generate checks 1 layer): each decoder gives the
+    logits of a plain full forward after a prefill, steps, and tentative steps taken back
+    (``rewind``, as the causal soloist does when a step is not kept)."""
     model = build_model(TINY, seed=0).eval()
-    ids = torch.randint(0, tokens.EOS, (2, 12))
-    with torch.no_grad():
-        full = model(input_ids=ids).logits
-        out = model(input_ids=ids[:, :8], use_cache=True)
-        cache, steps = out.cache, []
-        for i in range(8, 12):
-            out = model(input_ids=ids[:, i : i + 1], cache=cache, use_cache=True)
-            cache = out.cache
-            steps.append(out.logits[:, -1])
-    assert torch.allclose(torch.stack(steps, 1), full[:, 8:], atol=1e-5)
+    decoder = FusedLlamaDecoder(model, capacity=16) if kind == "fused" else CachedDecoder(model)  # 16: buffers grow
+    gen = torch.Generator().manual_seed(1)
+    seq = torch.randint(0, tokens.EOS, (12,), generator=gen).tolist()
+    logits = decoder.prefill(seq, 1)
+    with torch.inference_mode():
+        for step in range(8):
+            full = model(input_ids=torch.tensor([seq])).logits[:, -1]
+            assert torch.allclose(logits, full, atol=1e-5), step
+            if step % 3 == 1:  # a step fed and taken back leaves no trace
+                decoder.step(torch.tensor([tokens.SEP]))
+                decoder.rewind(1)
+            seq.append(int(torch.randint(0, tokens.EOS, (1,), generator=gen)))
+            logits = decoder.step(torch.tensor([seq[-1]]))
 
 
 def test_base_round_trip_and_clear_error(tmp_path):

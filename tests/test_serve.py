@@ -24,6 +24,7 @@ from jazz_solo.midi_io import split_roles
 
 from conftest import PROJECT_ROOT, comping_and_lead
 from test_generate import make_adapter  # the shared tiny base + LoRA adapter
+from tiny_jazz import jazz_piece
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +224,96 @@ def test_cli_refusals_are_one_line(tmp_path, capsys):
     assert "both --midi-in and --midi-out" in capsys.readouterr().err
     assert cli_main(["serve", "--bundle", str(tmp_path), "--http", "--port", "0"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+# --- the recorded MCP stream session (issue 14: behaviour unchanged across refactors) -------------
+#
+# A fixed session (start_session, 3 stream_chunk calls, end_session, fixed seed) over the stdio client
+# against a tiny bundle built here (seeded weights, tests/configs/tiny.yaml's settings), its transcript
+# compared byte for byte with tests/golden/mcp_stream_session.json. A change that alters what the
+# server answers (sampling, tokens, timing, MIDI bytes, the tools' replies) fails it on purpose.
+# To record it again after an intended change, run
+#     JAZZ_SOLO_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_serve.py -k transcript
+# review `git diff tests/golden/` and commit it with the change that explains it. The weights and
+# the sampling run on CPU with one torch thread (`serve --threads 1`), so the transcript is the
+# same on any machine with the same torch build; a torch upgrade may change float rounding and so
+# the sampled notes: record it again then, and say so in the commit.
+
+GOLDEN = Path(__file__).parent / "golden" / "mcp_stream_session.json"
+UPDATE_GOLDEN = "JAZZ_SOLO_UPDATE_GOLDEN"
+
+
+def tiny_bundle(root: Path) -> Path:
+    """An exported-bundle folder (bundle.json, adapter/ over base_model/) of tests/configs/tiny.yaml,
+    with seeded weights: the base from build_model's seed, a LoRA adapter with seeded non-zero B."""
+    from jazz_solo.config import load_config
+    from jazz_solo.export import bundle
+    from jazz_solo.lora import save_adapter, wrap
+    from jazz_solo.model import build_model, save_base
+
+    config = load_config(PROJECT_ROOT / "tests" / "configs" / "tiny.yaml")
+    base = build_model(config["model"], seed=11, data=config["data"])
+    save_base(base, root / "base_model")
+    adapter = wrap(base, {**config["lora"], "r": 2}, seed=12)
+    gen = torch.Generator().manual_seed(13)
+    with torch.no_grad():
+        for name, p in sorted(adapter.named_parameters()):
+            if "lora_B" in name:
+                p.copy_(0.5 * torch.randn(p.shape, generator=gen))
+    save_adapter(adapter, root / "adapter", root / "base_model")
+    (root / "bundle.json").write_text(json.dumps(bundle(config, {"candidate": "tiny"}), indent=2, sort_keys=True))
+    return root
+
+
+def stream_transcript(bundle_dir: Path) -> str:
+    """The session over stdio: each call's tool, arguments and parsed reply, one JSON line per call;
+    the random session id is written as <session>."""
+    from jazz_solo.serve import midi_bytes
+
+    params = StdioServerParameters(command=sys.executable, cwd=str(PROJECT_ROOT),
+                                   args=["-m", "jazz_solo", "serve", "--bundle", str(bundle_dir), "--threads", "1"])
+    cond, _ = split_roles(jazz_piece(bars=8, seed=5, key=-3), 60)
+    chunk = 4.0
+    lines: list[str] = []
+    ids: list[str] = []
+
+    async def call(client, tool: str, arguments: dict) -> dict:
+        res = await client.call_tool(tool, arguments)
+        reply = _text(res) if res.is_error else json.loads(_text(res))
+        lines.append(json.dumps({"tool": tool, "arguments": arguments, "is_error": bool(res.is_error), "reply": reply}))
+        return reply
+
+    async def session():
+        async with Client(params, read_timeout_seconds=120) as client:
+            sid = (await call(client, "start_session", {"seed": 7}))["session_id"]
+            ids.append(sid)
+            for k in range(3):
+                lo = k * chunk
+                notes = [n._replace(start=n.start - lo, end=n.end - lo) for n in cond if lo <= n.start < lo + chunk]
+                data = base64.b64encode(midi_bytes({"comping": notes})).decode()
+                await call(client, "stream_chunk", {"session_id": sid, "midi_base64": data, "chunk_seconds": chunk})
+            await call(client, "end_session", {"session_id": sid})
+
+    anyio.run(session)
+    return "".join(line + "\n" for line in lines).replace(ids[0], "<session>")
+
+
+def test_recorded_mcp_stream_transcript_is_unchanged(tmp_path):
+    import os
+
+    transcript = stream_transcript(tiny_bundle(tmp_path / "best"))
+    calls = [json.loads(line) for line in transcript.splitlines()]
+    assert [c["tool"] for c in calls] == ["start_session", *["stream_chunk"] * 3, "end_session"]
+    assert not any(c["is_error"] for c in calls), transcript[:2000]
+    assert calls[-1]["reply"]["chunks"] == 3 and sum(len(c["reply"]["notes"]) for c in calls[1:4]) > 0
+    if os.environ.get(UPDATE_GOLDEN) == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(transcript)
+    if not GOLDEN.is_file():
+        pytest.fail(f"{GOLDEN} is missing: record it with {UPDATE_GOLDEN}=1 (see the comment above this test)")
+    golden = GOLDEN.read_text()
+    if transcript != golden:
+        diff = [f"call {i}: {a[:300]}\n   golden: {b[:300]}" for i, (a, b) in
+                enumerate(zip(transcript.splitlines(), golden.splitlines())) if a != b]
+        pytest.fail(f"the MCP stream transcript differs from {GOLDEN.name} (first difference below); if the change "
+                    f"is intended, record it again with {UPDATE_GOLDEN}=1\n" + "\n".join(diff[:1] or ["(line count)"]))

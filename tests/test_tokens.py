@@ -1,4 +1,5 @@
-"""Token round trips (docs/architecture.md#token-format): real MIDI files written here, and a sample of the dev data."""
+"""Token round trips (docs/architecture.md#token-format): real MIDI files written here (tricky cases,
+and the two-hand jazz fixture of tests/tiny_jazz.py), and a sample of the dev data."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,8 @@ from jazz_solo import tokens
 from jazz_solo.midi_io import load_notes
 from jazz_solo.tokens import Note
 from jazz_solo.windows import encode_window
+
+from tiny_jazz import jazz_piece
 
 TOLERANCE_S = 0.010
 VELOCITY_TOLERANCE = 3  # bins are 4 wide, decoded at bin*4 + 2
@@ -161,3 +164,13 @@ def test_duration_round_trip_dev_sample(shared_data):
         assert_kept(playable(notes), decoded, duration_within_bin)
         longest = max(longest, max(n.end - n.start for n in notes))
     assert longest > 4.0  # long notes were part of the check
+
+
+def test_both_vocabularies_round_trip_the_jazz_fixture(make_midi):
+    """The dev-sample round trips on a piece that runs everywhere: two hands of jazz piano (rolled
+    chords, jitter off the 10 ms grid, swung lines, dyads, long notes), written as MIDI and read back."""
+    notes = load_notes(make_midi("jazz.mid", notes=jazz_piece(bars=4, seed=0, key=-2)))
+    assert len(notes) > 40 and max(n.end - n.start for n in notes) > 1.0  # long notes are part of the check
+    assert len({tokens.velocity_bin(n.velocity) for n in notes}) > 8
+    assert_kept(notes, tokens.decode_tokens(tokens.encode_notes(notes)))
+    assert_kept(playable(notes), durations.decode_lead(durations.encode_lead(notes)), duration_within_bin)

@@ -26,6 +26,8 @@ from jazz_solo.tokens import Note
 from jazz_solo.train import TrainingDiverged, lr_factor, pretrain, read_log
 from jazz_solo.windows import WindowSet, build_example, encode_window, window_starts
 
+from png_checks import assert_figure
+
 # style -> (right-hand pitch set, note spacing in seconds)
 STYLES = {"a": ([64, 65, 67, 69, 71, 72, 74, 76], 0.25), "b": ([61, 63, 66, 68, 70, 73, 75, 78], 1 / 3)}
 TINY_MODEL = {"n_layer": 1, "n_embd": 64, "n_head": 2, "intermediate_size": 128, "dropout": 0.1}
@@ -151,7 +153,8 @@ def test_pretrain_learns_and_writes_outputs(base):
     vals = [r["val_loss"] for r in rows if r["val_loss"] is not None]
     assert vals[0] > chance_nll(392) - 0.5 and min(vals) < 2.5  # from ~chance to far below it
     assert (base / "model" / "config.json").is_file() and (base / "model" / "model.safetensors").is_file()
-    assert (base / "loss.png").stat().st_size > 1000
+    # the figure shows the run: the smoothed train loss (blue) and the val points (orange), 7 x 4 in at 100 dpi
+    assert_figure(base / "loss.png", 700, 400, {"tab:blue": 200, "tab:orange": 40})
     assert not (base / "checkpoint").exists()  # resume state removed once outputs are written
 
 

@@ -19,6 +19,8 @@ import yaml
 
 from jazz_solo.config import PROJECT_ROOT
 
+from png_checks import assert_figure
+
 TINY = PROJECT_ROOT / "tests" / "configs" / "tiny.yaml"
 TORCH_RULES = ("pretrain", "train_lora", "generate", "revalidate")
 AGGREGATION = {"leaderboard", "select_best", "revalidate", "export", "report_figures", "audio_previews",
@@ -104,8 +106,12 @@ def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
 
     model = load_for_inference(results / "best" / "adapter")  # the copy finds its copied base
     assert sum(p.numel() for p in model.parameters()) > 0
-    for png in ("piano_rolls", "metric_distributions", "training_curves", "calibration"):
-        assert (results / "report" / f"{png}.png").stat().st_size > 1000
+    # each figure read back (tests/png_checks.py): size in pixels, not blank, its data drawn in its colours
+    report = results / "report"
+    assert_figure(report / "piano_rolls.png", 900, (234, 936), {"tab:red": 300, "0.6": 1000})  # solo red, comping grey
+    assert_figure(report / "metric_distributions.png", 1152, (234, 2340), {"tab:orange": 500})  # the box medians
+    assert_figure(report / "training_curves.png", 810, 405, {"C0": 200, "C1": 200})  # one colour per candidate
+    assert_figure(report / "calibration.png", 810, (180, 2000), {"tab:red": 2000, "0.6": 2000})  # candidates, calibration rows
 
 
 def test_rebuild_precision_from_dry_run_job_counts(tiny_run, tmp_path):
