@@ -66,7 +66,7 @@ class CachedDecoder:
 
     def rewind(self, n: int) -> None:
         """Forget the last ``n`` tokens fed (a tentative step that was not taken)."""
-        self.cache.crop(self.cache.get_seq_length() - int(n))
+        self.cache.crop(-int(n))  # a negative length drops that many (transformers 4 and 5 alike)
 
 
 def _rope_type(config: Any) -> str:

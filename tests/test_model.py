@@ -68,14 +68,7 @@ def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
         check_data(old, {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60}, "m")
 
 
-# CachedDecoder.rewind calls cache.crop(length - n), the absolute length of transformers 4; transformers 5
-# takes crop(-n) and raises ValueError on a positive value. Latent: make_decoder gives it only to models
-# the fused decoder cannot run (an unmerged peft model, a non-default RoPE). strict: the fix shows here.
-REWIND_BUG = pytest.mark.xfail(raises=ValueError, strict=True,
-                               reason="kv_decode.CachedDecoder.rewind: crop() needs -n under transformers 5")
-
-
-@pytest.mark.parametrize("kind", ["fused", pytest.param("cached", marks=REWIND_BUG)])
+@pytest.mark.parametrize("kind", ["fused", "cached"])
 def test_decoders_match_the_full_forward_over_layers_with_a_rewind(kind):
     """jazz_solo.kv_decode on a 2-layer model (test_generate checks 1 layer): each decoder gives the
     logits of a plain full forward after a prefill, steps, and tentative steps taken back
