@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from jazz_solo import causal_sequence as CS
 from jazz_solo import durations as D
@@ -26,12 +25,7 @@ CAUSAL_DATA = {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60
 SETTINGS = GenSettings.defaults(vocabulary="duration", sequence="causal", split_pitch=60, top_p=0.95, continuity_seconds=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -47,14 +47,7 @@ def make_adapter(root: Path, vocabulary: str = "duration", **data) -> Path:
     return save_adapter(get_peft_model(base, lora), root / "adapter", root / "base")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy 2-core CI box the thread
-    hand-offs of ~100 tiny ops per token cost far more than the ops (tens of times slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -60,13 +60,7 @@ def synthetic_windows(style: str, pieces: int, seed: int, seconds: float = 12.0,
     return WindowSet.from_sequences(seqs, seps)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and spinning threads crawl on a busy CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
