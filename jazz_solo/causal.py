@@ -149,9 +149,9 @@ class CausalSoloist:
             self._restart(max(0, self.now - self.window_ticks // 2))
 
     def _shift(self, ticks: int) -> None:
-        tok = T.TIME_SHIFT + ticks - 1
-        self.grammar.advance(torch.tensor([tok]))
-        self._feed([tok])
+        for tok in T.time_shift_tokens(ticks):  # more than 1 s: repeated shifts, as in training
+            self.grammar.advance(torch.tensor([tok]))
+            self._feed([tok])
         self.now += ticks
 
     # -- comping -------------------------------------------------------------------------------
@@ -278,6 +278,7 @@ class CausalSoloist:
         returns the lead notes decided now (absolute seconds), each with its full length."""
         self._known = float(known_until)
         limit = T.to_tick(horizon)
+        present = min(T.to_tick(known_until), limit)  # live, the lead cannot decide a note before this
         new_notes: list[Note] = []
         while True:
             self._insert_heard()
@@ -285,6 +286,10 @@ class CausalSoloist:
                 if not self.grammar.writing_note(0):
                     if self.now >= limit:
                         break
+                    if self.now < present:  # comping heard late cut a shift in the past: too late to play there
+                        self._drop_stray_offs()
+                        self._shift(min(self._queue[0][0], present) - self.now if self._queue else present - self.now)
+                        continue
                     self._maybe_restart()
                 tok = self._sample()
                 if T.is_time_shift(tok):
