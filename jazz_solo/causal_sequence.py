@@ -114,14 +114,22 @@ def build_example(
 
 def decode(tokens: Sequence[int], split_pitch: int, origin: float = 0.0) -> tuple[list[Note], list[Note]]:
     """(comping, lead) notes of a causal stream; the hand of a note is its side of ``split_pitch``.
-    A comping note never closed ends at the stream's last tick; no note is dropped."""
+    The stream is split into each hand's own stream (its events re-timed, its velocity written
+    before each note) and read by that hand's decoder (:func:`jazz_solo.tokens.decode_tokens`,
+    :func:`jazz_solo.durations.decode_lead`); a comping note never closed ends at the stream's last
+    tick. No note is dropped."""
     now = 0
-    velocity = {False: T.DEFAULT_VELOCITY, True: T.DEFAULT_VELOCITY}  # by hand: is lead
+    default = T.VELOCITY + T.velocity_bin(T.DEFAULT_VELOCITY)
+    velocity = {False: default, True: default}  # by hand (is lead): its current VELOCITY token
     pending_velocity: int | None = None
-    sounding: dict[int, tuple[int, int]] = {}
-    comping: list[tuple[int, int, int, int]] = []
-    lead_toks: list[int] = []  # the lead's own stream, re-timed, for durations.decode_lead
-    lead_now = 0
+    streams: dict[bool, list[int]] = {False: [], True: []}
+    clock = {False: 0, True: 0}  # each hand's own stream time
+    hand = False  # of the last NOTE_ON (a DURATION belongs to the lead's; a NOTE_OFF to the comping)
+
+    def put(lead: bool, toks: list[int]) -> None:
+        streams[lead].extend(T.time_shift_tokens(now - clock[lead]) + toks)
+        clock[lead] = now
+
     for tok in tokens:
         tok = int(tok)
         if tok == T.EOS:
@@ -129,32 +137,16 @@ def decode(tokens: Sequence[int], split_pitch: int, origin: float = 0.0) -> tupl
         if T.is_time_shift(tok):
             now += tok - T.TIME_SHIFT + 1
         elif T.is_velocity(tok):
-            pending_velocity = T.bin_velocity(tok - T.VELOCITY)
+            pending_velocity = tok
         elif T.is_note_on(tok):
-            pitch = tok - T.NOTE_ON
-            lead = pitch > split_pitch
+            hand = tok - T.NOTE_ON > split_pitch
             if pending_velocity is not None:
-                velocity[lead] = pending_velocity
+                velocity[hand] = pending_velocity
                 pending_velocity = None
-            if lead:
-                lead_toks += T.time_shift_tokens(now - lead_now)
-                lead_now = now
-                lead_toks += [T.VELOCITY + T.velocity_bin(velocity[True]), tok]
-            else:
-                if pitch in sounding:
-                    on, vel = sounding.pop(pitch)
-                    comping.append((on, now, pitch, vel))
-                sounding[pitch] = (now, velocity[False])
+            put(hand, [velocity[hand], tok])
         elif T.is_note_off(tok):
-            pitch = tok - T.NOTE_OFF
-            if pitch in sounding:
-                on, vel = sounding.pop(pitch)
-                comping.append((on, now, pitch, vel))
-        elif D.is_duration(tok) and lead_toks and (T.is_note_on(lead_toks[-1]) or D.is_duration(lead_toks[-1])):
-            lead_toks.append(tok)
-    comping += [(on, max(now, on + 1), pitch, vel) for pitch, (on, vel) in sounding.items()]
-    base = T.to_tick(origin)
-    step = 1.0 / T.TICKS_PER_SECOND
-    comp_notes = [Note((base + on) * step, (base + off) * step, p, v)
-                  for on, off, p, v in T.resolve_overlaps(comping)]
-    return comp_notes, D.decode_lead(lead_toks, origin)
+            put(False, [tok])
+        elif D.is_duration(tok) and hand:
+            streams[True].append(tok)
+    put(False, [])  # open comping notes close at the stream's end
+    return T.decode_tokens(streams[False], origin), D.decode_lead(streams[True], origin)
