@@ -13,11 +13,13 @@ targets (mean val NLL-per-note gain); the REPORT targets play no part in choosin
 * NLL per lead note on the target's test pieces for the base, the adapter and a control adapter
   (same recipe, trained on the next target in the list, i.e. a different artist), and a 95 %
   bootstrap interval over test pieces of (base - adapter) and (control - adapter), in % of the base;
-* solos over the first ``--pieces`` test pieces (first 32 s of comping, ``--samples`` samples) from
-  the base alone and from the adapter: realism_distance and harmonic_fit_gain against the target's
-  reference (its non-test pieces, cut to 32 s), next to the calibration rows (real held-out test
-  pieces, corpus artists' pieces, random notes over the same comping) and the copy check (longest
-  run of notes shared with the target's training pieces, 95th percentile).
+* solos over the first ``--pieces`` test pieces (``--samples`` per piece, dealt round ``--excerpts``
+  32-s excerpts of comping spread over the piece) from the base alone and from the adapter:
+  realism_distance and harmonic_fit_gain against the target's reference (its non-test pieces, cut
+  into the same excerpts), next to the calibration rows (real held-out test pieces, corpus artists'
+  pieces, random notes over the same comping, all cut the same way) and the copy check (longest run
+  of notes shared with the target's training pieces, 95th percentile). Excerpts, not openings: a
+  jazz piece opens with its head, whose right hand is not the piece's.
 
 Writes ``--out``/quality.json.
 """
@@ -36,8 +38,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.devdata import (CORPUS, DEV, MODEL, adapter_for, artist_windows, ingest_dev,  # noqa: E402
-                           pretrain_base, select, window_pieces)
+from bench.devdata import (CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
+                           artist_windows, ingest_dev, piece_excerpts, pretrain_base, select, window_pieces)
 from jazz_solo import calibration, copycheck, evaluate  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
 from jazz_solo.dataset import build_dataset  # noqa: E402
@@ -46,13 +48,12 @@ from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  #
 from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
 from jazz_solo.model import load_base, load_for_inference  # noqa: E402
 from jazz_solo.sampling import sample_seed  # noqa: E402
-from jazz_solo.windows import WindowSet  # noqa: E402
+from jazz_solo.windows import WindowSet, excerpt  # noqa: E402
 
 CHOOSE = ["Ray Bryant", "Barry Harris", "Thelonious Monk"]  # 18, 25, 31 pieces
 REPORT = ["Geri Allen", "Hank Jones"]  # 17, 30 pieces: never used to choose the recipe
 VOCAB = "duration"
 BASE_STEPS = 500
-SECONDS = 32.0
 CORPUS_CAL_PIECES = 12  # corpus val pieces (never trained on by the base) in the corpus_artists row
 
 
@@ -117,29 +118,36 @@ def scored(lead, cond, thr: float, index: copycheck.PhraseIndex) -> dict[str, An
     return {**evaluate.score(lead, cond, thr), "copy_run": index.longest_run(lead)}
 
 
-def real_rows(paths: list[str], split: int, thr: float, index: copycheck.PhraseIndex) -> list[dict[str, Any]]:
+def real_rows(paths: list[str], split: int, thr: float, index: copycheck.PhraseIndex,
+              excerpts: int) -> list[dict[str, Any]]:
+    """Each piece's real right hand over its comping, one row per excerpt spread over the piece."""
     rows = []
     for path in paths:
-        cond, lead = calibration.real_parts(path, split, SECONDS)
-        rows.append(scored(lead, cond, thr, index))
+        for start in piece_excerpts(path, excerpts)[1]:
+            cond, lead = calibration.real_parts(path, split, SECONDS, start)
+            rows.append(scored(lead, cond, thr, index))
     return rows
 
 
 def sample_rows(models: dict[str, torch.nn.Module], tests: list[dict[str, str]], settings: GenSettings,
-                samples: int, gen_seed: int, thr: float, index: copycheck.PhraseIndex) -> dict[str, list]:
-    """Solos of each model and random notes over the comping of ``tests``, scored."""
+                samples: int, excerpts: int, gen_seed: int, thr: float,
+                index: copycheck.PhraseIndex) -> dict[str, list]:
+    """Solos of each model and random notes over the comping of ``tests``, scored: ``samples`` per
+    piece, dealt round the piece's excerpts (sample s over excerpt s mod count)."""
     out: dict[str, list] = {name: [] for name in [*models, "random_notes"]}
     rng = random.Random(gen_seed)
     for k, p in enumerate(tests):
-        cond, seconds = conditioning_part(load_notes(p["path"]), settings.split_pitch, SECONDS)
-        seeds = [sample_seed(gen_seed, k, s) for s in range(samples)]
-        for name, model in models.items():
-            res = generate_piece(model, cond, seconds, settings, seeds)
-            out[name] += [scored(s, cond, thr, index) for s in res.solos]
-        real = calibration.real_parts(p["path"], settings.split_pitch, SECONDS)[1]
-        for _ in range(samples):
-            notes = calibration.random_lead(cond, max(len(real), 1), seconds, settings.split_pitch, rng)
-            out["random_notes"].append(scored(notes, cond, thr, index))
+        notes, starts = piece_excerpts(p["path"], excerpts)
+        for j, start in enumerate(starts):
+            cond, seconds = conditioning_part(excerpt(notes, start, SECONDS), settings.split_pitch, SECONDS)
+            seeds = [sample_seed(gen_seed, k, s) for s in range(samples) if s % len(starts) == j]
+            for name, model in models.items():
+                res = generate_piece(model, cond, seconds, settings, seeds)
+                out[name] += [scored(s, cond, thr, index) for s in res.solos]
+            real = calibration.real_parts(p["path"], settings.split_pitch, SECONDS, start)[1]
+            for _ in seeds:
+                lead = calibration.random_lead(cond, max(len(real), 1), seconds, settings.split_pitch, rng)
+                out["random_notes"].append(scored(lead, cond, thr, index))
     return out
 
 
@@ -165,12 +173,12 @@ def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path
     ids = sorted(nll["base"])
     index = train_index(rows, split)
     ref_paths = [p["path"] for p in rows if p["split"] != "test"]
-    reference = evaluate.reference_stats(real_rows(ref_paths, split, thr, index))
+    reference = evaluate.reference_stats(real_rows(ref_paths, split, thr, index, args.excerpts))
     tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])
     gen = sample_rows({"base": models["base"], "adapter": models["adapter"]}, tests[: args.pieces],
-                      ctx["settings"], args.samples, ctx["gen_seed"], thr, index)
-    cal = {"real_held_out": real_rows([p["path"] for p in tests], split, thr, index),
-           "corpus_artists": real_rows(ctx["corpus_paths"], split, thr, index)}
+                      ctx["settings"], args.samples, args.excerpts, ctx["gen_seed"], thr, index)
+    cal = {"real_held_out": real_rows([p["path"] for p in tests], split, thr, index, args.excerpts),
+           "corpus_artists": real_rows(ctx["corpus_paths"], split, thr, index, args.excerpts)}
     return {
         "pieces": {s: sum(p["split"] == s for p in rows) for s in ("train", "val", "test")},
         "control_artist": control_artist, "test_notes": sum(nll["base"][i][1] for i in ids),
@@ -242,7 +250,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_quality")
     ap.add_argument("--base", type=Path, default=PROJECT_ROOT / "results" / "bench_vocabulary" / VOCAB / "base" / "model")
     ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
-    ap.add_argument("--samples", type=int, default=6)
+    ap.add_argument("--samples", type=int, default=6, help="samples per test piece, dealt round its excerpts")
+    ap.add_argument("--excerpts", type=int, default=3,
+                    help="32-s excerpts per piece, spread over it (1: the middle; openings are the head)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     ap.add_argument("--lora-steps", type=int, default=None, help="override every recipe's max_steps")
     ap.add_argument("--quick", action="store_true", help="smoke run: 20 LoRA steps, 1 piece x 2 samples")
@@ -251,7 +261,7 @@ def main() -> int:
         print(f"skipped: dev data not found at {args.data}")
         return 0
     if args.quick:
-        args.lora_steps, args.pieces, args.samples = args.lora_steps or 20, 1, 2
+        args.lora_steps, args.pieces, args.samples, args.excerpts = args.lora_steps or 20, 1, 2, 2
         args.out = args.out / "quick"
     torch.set_num_threads(1)  # on a busy 2-core box, 2 threads ran 5x slower
     args.out.mkdir(parents=True, exist_ok=True)
@@ -265,7 +275,8 @@ def main() -> int:
     targets = CHOOSE + REPORT
     adapters = {a: adapter_path(ctx, pick, cfg, a) for a in targets}
     report = {"base": ctx["base_info"], "choose": CHOOSE, "report": REPORT, "recipes": table, "pick": pick,
-              "samples": args.samples, "pieces": args.pieces, "seconds": SECONDS, "targets": {}}
+              "samples": args.samples, "pieces": args.pieces, "excerpts": args.excerpts, "seconds": SECONDS,
+              "targets": {}}
     for i, artist in enumerate(targets):
         control = targets[(i + 1) % len(targets)]  # a different artist, same recipe
         report["targets"][artist] = target_result(artist, ctx, adapters[artist], adapters[control], control, args)

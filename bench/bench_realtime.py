@@ -21,7 +21,7 @@ adapters for ``--target`` (results/bench_vocabulary/duration-causal|duration/lor
 when present, else random models of the demo size (timing only; their quality numbers mean nothing
 and are marked so). Comping: the target's dev test pieces (../shared/data; the split of
 results/bench_vocabulary/pieces.tsv, else the first pieces of its folder), an equal share of the
-session each, one after another; without the dev data (said so) the synthetic comping of the tests.
+session each taken from the middle of the piece (its opening is the head), one after another; without the dev data (said so) the synthetic comping of the tests.
 
     python bench/bench_realtime.py                  # 1 minute a mode
     python bench/bench_realtime.py --minutes 10     # the issue's 10-minute session
@@ -48,6 +48,7 @@ from jazz_solo import live_midi, metrics  # noqa: E402
 from jazz_solo.causal import comping_events, offline_causal_solo  # noqa: E402
 from jazz_solo.evaluate import cap  # noqa: E402
 from jazz_solo.midi_io import MidiError, load_notes, split_roles  # noqa: E402
+from jazz_solo.windows import excerpt, excerpt_starts  # noqa: E402
 from jazz_solo.serve import Engine  # noqa: E402
 from jazz_solo.tokens import Note  # noqa: E402
 
@@ -65,9 +66,16 @@ def rss_mb() -> float:
 
 
 def dev_adapter(sequence: str, target: str) -> Path | None:
-    """bench_vocabulary's adapter of ``target`` for the duration vocabulary in ``sequence``."""
+    """bench_vocabulary's adapter of ``target`` for the duration vocabulary in ``sequence``: the one of
+    config.yaml's LoRA recipe, else the newest one there."""
+    from jazz_solo.config import config_hash, load_config
+
     folder = DEV / ("duration-causal" if sequence == "causal" else "duration") / "lora"
-    found = sorted(folder.glob(f"{target.replace(' ', '_')}-*/adapter/adapter_config.json"))
+    name = target.replace(" ", "_")
+    current = folder / f"{name}-{config_hash(load_config()['lora'])}" / "adapter"
+    if (current / "adapter_config.json").is_file():
+        return current
+    found = sorted(folder.glob(f"{name}-*/adapter/adapter_config.json"), key=lambda p: p.stat().st_mtime)
     return found[-1].parent if found else None
 
 
@@ -117,16 +125,19 @@ def session_music(target: str, split_pitch: int, seconds: float) -> tuple[list[N
     offset = 0.0
     for path in files:
         try:
-            c, l = split_roles(load_notes(path), split_pitch)
+            notes = load_notes(path)
         except MidiError as exc:
             print(f"note: skipping {exc}")
             continue
+        # the middle of the piece, not its opening: a jazz piece opens with its head (windows.excerpt_starts)
+        middle = excerpt_starts(max(n.end for n in notes), share, 1)[0]
+        c, l = split_roles(excerpt(notes, middle, share), split_pitch)
         first = min((n.start for n in c), default=0.0)  # start with the comping: the session starts on it
         for part, out in ((c, cond), (l, lead)):
             moved = [n._replace(start=n.start - first, end=n.end - first) for n in part if n.start >= first]
             out += [n._replace(start=n.start + offset, end=n.end + offset) for n in cap(moved, share)]
         offset += share + GAP_S
-    return cond, lead, f"{len(files)} dev test pieces of {target} ({share:.0f} s each)"
+    return cond, lead, f"{len(files)} dev test pieces of {target} ({share:.0f} s from the middle of each)"
 
 
 def play_in_real_time(engine: Engine, soloist: live_midi.Soloist, cond: list[Note], seconds: float) -> dict[str, Any]:

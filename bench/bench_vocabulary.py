@@ -14,13 +14,14 @@ for the same number of steps on the same corpus windows, then:
 * NLL per lead note (not per token: the vocabularies spend different numbers of tokens on a
   note) on every window of each target artist's test pieces;
 * lead tokens per second of music (the target pieces' right hands, whole pieces);
-* solos generated over each target's first ``--pieces`` test pieces (their first 32 s of left hand,
-  ``--samples`` samples, config.yaml's generation defaults) against the real right hand of the
-  same openings: share of notes held > 4 s, share at or below the split pitch or off the piano,
+* solos generated over each target's first ``--pieces`` test pieces (``--excerpts`` 32-s excerpts of
+  left hand spread over each piece, ``--samples`` samples each, config.yaml's generation defaults)
+  against the real right hand of the same excerpts (not the openings: a jazz piece opens with its
+  head, whose right hand is not the piece's): share of notes held > 4 s, share at or below the split pitch or off the piano,
   polyphony, pitch range, median and IQR of ln(note length), notes per second, harmonic-fit gain
   (+-1 s, against the tritone-shifted comping) and onset fit (+-100 ms);
 * generation speed: sampled tokens/s and notes/s (batch of ``--samples``, 1 thread);
-* with ``--lora-steps N`` (default 300; 0 = off): per target, a LoRA adapter (config.yaml's ``lora:``
+* with ``--lora-steps N`` (default config.yaml's; 0 = off): per target, a LoRA adapter (config.yaml's ``lora:``
   recipe) trained on half of the artist's pieces and early-stopped on a fifth, so the same test
   pieces are also measured with the adapter (NLL per note on the test windows, and solos).
 
@@ -41,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jazz_solo import causal_sequence, metrics, vocab  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
-from bench.devdata import CORPUS, DEV, MODEL, adapter_for, artist_windows, ingest_dev, pretrain_base  # noqa: E402
+from bench.devdata import (CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for, artist_windows,  # noqa: E402
+                           ingest_dev, piece_excerpts, pretrain_base)
 from jazz_solo.dataset import build_dataset  # noqa: E402
 from jazz_solo.evaluate import cap  # noqa: E402
 from jazz_solo.evaluation_nll import nll_totals  # noqa: E402
@@ -49,7 +51,7 @@ from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  #
 from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
 from jazz_solo.model import load_base, load_for_inference  # noqa: E402
 from jazz_solo.sampling import sample_seed  # noqa: E402
-from jazz_solo.windows import WindowSet  # noqa: E402
+from jazz_solo.windows import WindowSet, excerpt  # noqa: E402
 
 TARGETS = ["Cedar Walton", "Clare Fischer"]
 
@@ -68,6 +70,15 @@ def duration_stats(notes, cond, split_pitch: int, seconds: float) -> dict[str, f
         "harmonic_fit_gain": metrics.harmonic_fit_gain(notes, cond),
         "onset_fit": metrics.onset_fit(notes, cond),
     }
+
+
+def test_excerpts(tests: list[dict[str, str]], count: int) -> list[tuple[list, float]]:
+    """(notes of the piece, excerpt start) for ``count`` excerpts spread over each test piece."""
+    out = []
+    for p in tests:
+        notes, starts = piece_excerpts(p["path"], count)
+        out += [(notes, start) for start in starts]
+    return out
 
 
 def parse_format(text: str) -> tuple[str, str]:
@@ -98,17 +109,22 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_vocabulary")
     ap.add_argument("--steps", type=int, default=500, help="pretraining steps per base")
     ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
+    ap.add_argument("--excerpts", type=int, default=3,
+                    help="32-s excerpts per test piece, spread over it (1: the middle; openings are the head)")
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: on a busy 2-core box, 2 threads ran 5x slower)")
     ap.add_argument("--formats", nargs="+", default=["performance", "duration", "duration/causal"],
                     help="VOCABULARY or VOCABULARY/SEQUENCE (e.g. duration/causal)")
-    ap.add_argument("--lora-steps", type=int, default=300, help="LoRA steps per target (0: base only)")
+    ap.add_argument("--lora-steps", type=int, default=None,
+                    help="LoRA steps per target (default: config.yaml's lora.max_steps; 0: base only)")
     args = ap.parse_args()
     if not args.data.is_dir():
         print(f"skipped: dev data not found at {args.data}")
         return 0
     torch.set_num_threads(args.threads)
     config = load_config()
+    if args.lora_steps is None:
+        args.lora_steps = int(config["lora"]["max_steps"])
     data_cfg = dict(config["data"])
     split = int(data_cfg["split_pitch"])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -159,10 +175,10 @@ def main() -> int:
             tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])[: args.pieces]
             for kind, m in models.items():
                 gen_rows, real_rows, speed = [], [], {"tokens": 0, "notes": 0, "wall": 0.0}
-                for k, p in enumerate(tests):
-                    notes = load_notes(p["path"])
-                    cond, seconds = conditioning_part(notes, split, 32.0)
-                    real = cap(split_roles(notes, split)[1], 32.0)
+                for k, (notes, start) in enumerate(test_excerpts(tests, args.excerpts)):
+                    part = excerpt(notes, start, SECONDS)
+                    cond, seconds = conditioning_part(part, split, SECONDS)
+                    real = cap(split_roles(part, split)[1], SECONDS)
                     real_rows.append(duration_stats(real, cond, split, seconds))
                     seeds = [sample_seed(config["generate"]["seed"], k, s) for s in range(args.samples)]
                     res = generate_piece(m, cond, seconds, settings, seeds)

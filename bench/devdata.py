@@ -12,8 +12,10 @@ from typing import Any
 from jazz_solo.config import PROJECT_ROOT, config_hash
 from jazz_solo.ingest import ingest, read_pieces
 from jazz_solo.lora import train_lora
+from jazz_solo.midi_io import load_notes
+from jazz_solo.tokens import Note
 from jazz_solo.train import pretrain
-from jazz_solo.windows import WindowSet
+from jazz_solo.windows import WindowSet, excerpt_starts
 
 DEV = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
 CORPUS = ["Ahmad Jamal", "Geoffrey Keezer", "Harold Mabern", "John Taylor", "Phineas Newborn Jr",
@@ -21,6 +23,14 @@ CORPUS = ["Ahmad Jamal", "Geoffrey Keezer", "Harold Mabern", "John Taylor", "Phi
           "Michel Camilo", "Tommy Flanagan", "Vijay Iyer", "Cyrus Chestnut", "Kenny Barron", "McCoy Tyner"]
 MODEL = {"n_layer": 2, "n_embd": 128, "n_head": 4, "intermediate_size": 384, "dropout": 0.0}  # the demo size
 TARGET_RATIOS = {"train": 0.5, "val": 0.2, "test": 0.3}
+EXCERPT_SECONDS = 32.0  # comping to solo over, per excerpt
+
+
+def piece_excerpts(path: str | Path, count: int) -> tuple[list[Note], list[float]]:
+    """A piece's notes and the starts of ``count`` excerpts spread over it (windows.excerpt_starts:
+    the openings alone are the head, not the piece's typical right hand)."""
+    notes = load_notes(path)
+    return notes, excerpt_starts(max(n.end for n in notes), EXCERPT_SECONDS, count)
 
 
 def ingest_dev(data: Path, targets: list[str], out: Path, seed: int, threads: int) -> list[dict[str, str]]:

@@ -36,6 +36,7 @@ from . import copycheck, evaluate
 from .ingest import expand_entry
 from .midi_io import MidiError, load_notes, split_roles
 from .tokens import Note
+from .windows import excerpt
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,16 @@ def evenly(items: Sequence[Any], n: int) -> list[Any]:
     return [items[(i * len(items)) // n] for i in range(n)]
 
 
-def real_parts(path: str | Path, split_pitch: int, max_seconds: float | None) -> tuple[list[Note], list[Note]]:
-    """(conditioning, lead) of a real piece, cut as evaluate.build_reference cuts the reference."""
-    cond, lead = split_roles(load_notes(path), split_pitch)
+def real_parts(
+    path: str | Path, split_pitch: int, max_seconds: float | None, start: float = 0.0
+) -> tuple[list[Note], list[Note]]:
+    """(conditioning, lead) of a real piece from ``start`` (an excerpt moved to 0, see
+    ``windows.excerpt``), cut as evaluate.build_reference cuts the reference."""
+    notes = load_notes(path)
+    if start:
+        length = max_seconds if max_seconds is not None else max((n.end for n in notes), default=0.0)
+        notes = excerpt(notes, start, length)
+    cond, lead = split_roles(notes, split_pitch)
     return evaluate.cap(cond, max_seconds, clip=False), evaluate.cap(lead, max_seconds)
 
 

@@ -17,7 +17,7 @@ from jazz_solo.dataset import build_dataset, piece_examples
 from jazz_solo.ingest import ingest, read_pieces
 from jazz_solo.midi_io import write_midi
 from jazz_solo.tokens import Note
-from jazz_solo.windows import WindowSet
+from jazz_solo.windows import WindowSet, excerpt, excerpt_starts
 
 from conftest import comping_and_lead
 
@@ -131,3 +131,20 @@ def test_snakemake_data_stage_on_tiny_config(tmp_path):
         data = {"vocabulary": "duration", "sequence": "windowed", "split_pitch": str(sp)}
         summary = json.loads(Path(paths.file("dataset_summary", data, root=tmp_path / "results")).read_text())
         assert summary["split_pitch"] == sp and summary["examples"]["target"]["train"] > 0
+
+
+def test_excerpts_spread_over_the_piece_not_its_opening():
+    # centred in three equal parts, inside the piece, on the 10 ms grid
+    assert excerpt_starts(240.0, 32.0, 3) == [24.0, 104.0, 184.0]
+    assert excerpt_starts(70.0, 32.0, 3) == [0.0, 19.0, 38.0]  # clamped into [0, 70 - 32]
+    assert excerpt_starts(20.0, 32.0, 3) == [0.0]  # too short to differ: one, not three copies
+    assert excerpt_starts(100.0, 32.0, 1) == [34.0]  # one excerpt: the middle
+    with pytest.raises(ValueError, match="excerpt count"):
+        excerpt_starts(100.0, 32.0, 0)
+
+
+def test_excerpt_moves_notes_to_zero_and_keeps_their_ends():
+    notes = [Note(9.99, 10.5, 60, 80), Note(10.0, 12.0, 62, 80), Note(41.99, 45.0, 64, 80), Note(42.0, 43.0, 65, 80)]
+    got = excerpt(notes, 10.0, 32.0)
+    # onset in [10, 42): the note ringing on past the excerpt end keeps its length
+    assert [(n.pitch, round(n.start, 2), round(n.end, 2)) for n in got] == [(62, 0.0, 2.0), (64, 31.99, 35.0)]
