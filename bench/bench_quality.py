@@ -4,9 +4,9 @@ and how far is it from the real thing? (issue 11)
     nice python bench/bench_quality.py            # ~18 min on 2 cores, 1 torch thread
     python bench/bench_quality.py --quick         # smoke run, a few minutes
 
-Base (fixed first, named in the output): the demo size 2 x 128, duration vocabulary, pretrained 500
-steps on bench/devdata.CORPUS (17 dev artists; reused from results/bench_vocabulary/duration/base
-when there, it is the same corpus split). Targets are other dev artists, one at a time, split
+Base (fixed first, named in the output): bench/devdata.MODEL (the demo size 2 x 128, pitch-class note
+embeddings), duration vocabulary, pretrained 500 steps on bench/devdata.CORPUS (17 dev artists; reused
+from results/bench_vocabulary/duration/base-<recipe> when there, it is the same corpus split). Targets are other dev artists, one at a time, split
 50 / 20 / 30 % into adapter-train / adapter-val / test pieces. The recipe is chosen on the CHOOSE
 targets (mean val NLL-per-note gain); the REPORT targets play no part in choosing. Per target:
 
@@ -38,8 +38,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.devdata import (CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
-                           artist_windows, ingest_dev, piece_excerpts, pretrain_base, select, window_pieces)
+from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
+                           artist_windows, base_dir, ingest_dev, piece_excerpts, pretrain_base, select,
+                           window_pieces)
 from jazz_solo import calibration, copycheck, evaluate  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
 from jazz_solo.dataset import build_dataset  # noqa: E402
@@ -53,7 +54,6 @@ from jazz_solo.windows import WindowSet, excerpt  # noqa: E402
 CHOOSE = ["Ray Bryant", "Barry Harris", "Thelonious Monk"]  # 18, 25, 31 pieces
 REPORT = ["Geri Allen", "Hank Jones"]  # 17, 30 pieces: never used to choose the recipe
 VOCAB = "duration"
-BASE_STEPS = 500
 CORPUS_CAL_PIECES = 12  # corpus val pieces (never trained on by the base) in the corpus_artists row
 
 
@@ -209,8 +209,9 @@ def choose_recipe(ctx: dict[str, Any], args: argparse.Namespace) -> tuple[str, d
 
 
 def adapter_path(ctx: dict[str, Any], recipe: str, cfg: dict[str, Any], artist: str) -> Path:
-    # Keyed by the recipe's content, not its name: "config.yaml" names whatever config.yaml says today.
-    out = ctx["out"] / "lora" / config_hash(cfg) / artist.replace(" ", "_")
+    # Keyed by the recipe's content, not its name ("config.yaml" names whatever config.yaml says today),
+    # and by the base it adapts.
+    out = ctx["out"] / "lora" / config_hash({"recipe": cfg, "base": str(ctx["base_dir"])}) / artist.replace(" ", "_")
     t0 = time.perf_counter()
     path = adapter_for(ctx["base_dir"], ctx["data_dir"], ctx["artist_of"], artist, cfg, ctx["seed"], out)
     if time.perf_counter() - t0 > 1:
@@ -248,7 +249,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEV)
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_quality")
-    ap.add_argument("--base", type=Path, default=PROJECT_ROOT / "results" / "bench_vocabulary" / VOCAB / "base" / "model")
+    ap.add_argument("--base", type=Path, default=base_dir(PROJECT_ROOT / "results" / "bench_vocabulary" / VOCAB),
+                    help="the fixed base (default: bench_vocabulary's, the same corpus split; pretrained when absent)")
     ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
     ap.add_argument("--samples", type=int, default=6, help="samples per test piece, dealt round its excerpts")
     ap.add_argument("--excerpts", type=int, default=3,

@@ -17,7 +17,7 @@ the arrival simulated), onset_fit (+-100 ms) and harmonic_fit_gain of the solo a
 the real right hand of the same pieces, and memory.
 
 Models: ``--causal-adapter`` / ``--windowed-adapter``; by default bench/bench_vocabulary.py's dev
-adapters for ``--target`` (results/bench_vocabulary/duration-causal|duration/lora/<Target>-*/adapter)
+adapters for ``--target`` (results/bench_vocabulary/duration-causal|duration/base-<recipe>/lora/<Target>-<recipe>/adapter)
 when present, else random models of the demo size (timing only; their quality numbers mean nothing
 and are marked so). Comping: the target's dev test pieces (../shared/data; the split of
 results/bench_vocabulary/pieces.tsv, else the first pieces of its folder), an equal share of the
@@ -49,6 +49,7 @@ from jazz_solo.causal import comping_events, offline_causal_solo  # noqa: E402
 from jazz_solo.evaluate import cap  # noqa: E402
 from jazz_solo.midi_io import MidiError, load_notes, split_roles  # noqa: E402
 from jazz_solo.windows import excerpt, excerpt_starts  # noqa: E402
+from bench.devdata import adapter_dir, base_dir  # noqa: E402
 from jazz_solo.serve import Engine  # noqa: E402
 from jazz_solo.tokens import Note  # noqa: E402
 
@@ -68,14 +69,14 @@ def rss_mb() -> float:
 def dev_adapter(sequence: str, target: str) -> Path | None:
     """bench_vocabulary's adapter of ``target`` for the duration vocabulary in ``sequence``: the one of
     config.yaml's LoRA recipe, else the newest one there."""
-    from jazz_solo.config import config_hash, load_config
+    from jazz_solo.config import load_config
 
-    folder = DEV / ("duration-causal" if sequence == "causal" else "duration") / "lora"
-    name = target.replace(" ", "_")
-    current = folder / f"{name}-{config_hash(load_config()['lora'])}" / "adapter"
+    base = base_dir(DEV / ("duration-causal" if sequence == "causal" else "duration"))
+    current = adapter_dir(base, target, load_config()["lora"]) / "adapter"
     if (current / "adapter_config.json").is_file():
         return current
-    found = sorted(folder.glob(f"{name}-*/adapter/adapter_config.json"), key=lambda p: p.stat().st_mtime)
+    found = sorted(base.parent.parent.glob(f"base*/lora/{target.replace(' ', '_')}-*/adapter/adapter_config.json"),
+                   key=lambda p: p.stat().st_mtime)
     return found[-1].parent if found else None
 
 

@@ -12,7 +12,8 @@ sees (their pieces split 50 / 20 / 30 % into adapter-train / adapter-val / test 
 for the same number of steps on the same corpus windows, then:
 
 * NLL per lead note (not per token: the vocabularies spend different numbers of tokens on a
-  note) on every window of each target artist's test pieces;
+  note) on every window of each target artist's test pieces, and the listening gain: how much worse
+  that NLL gets with the comping moved a semitone (evaluation_nll.listening_gain; ~0: deaf to it);
 * lead tokens per second of music (the target pieces' right hands, whole pieces);
 * solos generated over each target's first ``--pieces`` test pieces (``--excerpts`` 32-s excerpts of
   left hand spread over each piece, ``--samples`` samples each, config.yaml's generation defaults)
@@ -42,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jazz_solo import causal_sequence, metrics, vocab  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
-from bench.devdata import (CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for, artist_windows,  # noqa: E402
-                           ingest_dev, piece_excerpts, pretrain_base)
+from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
+                           artist_windows, base_dir, ingest_dev, piece_excerpts, pretrain_base)
 from jazz_solo.dataset import build_dataset  # noqa: E402
 from jazz_solo.evaluate import cap  # noqa: E402
-from jazz_solo.evaluation_nll import nll_totals  # noqa: E402
+from jazz_solo.evaluation_nll import listening_gain, nll_totals  # noqa: E402
 from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
 from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
 from jazz_solo.model import load_base, load_for_inference  # noqa: E402
@@ -107,7 +108,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEV)
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_vocabulary")
-    ap.add_argument("--steps", type=int, default=500, help="pretraining steps per base")
+    ap.add_argument("--steps", type=int, default=BASE_STEPS, help="pretraining steps per base")
     ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
     ap.add_argument("--excerpts", type=int, default=3,
                     help="32-s excerpts per test piece, spread over it (1: the middle; openings are the head)")
@@ -142,7 +143,7 @@ def main() -> int:
         t0 = time.perf_counter()
         summary = build_dataset(pieces, data_dir, cfg, threads=args.threads)
         t_data = time.perf_counter() - t0
-        model_dir = data_dir / "base" / "model"
+        model_dir = base_dir(data_dir, args.steps)
         if not (model_dir / "config.json").is_file():
             t0 = time.perf_counter()
             fit = pretrain_base(data_dir, config, args.steps, model_dir)
@@ -188,8 +189,10 @@ def main() -> int:
                     gen_rows += [duration_stats(s, cond, split, seconds) for s in res.solos]
                 key = name if kind == "base" else f"{name} + adapter"
                 measured = nll if kind == "base" else nll_totals(m, test_windows, 16)
+                listening = listening_gain(m, test_windows, 16)
                 entry[key] = {
                     "nll_per_note": measured["per_note"], "nll_per_token": measured["per_token"],
+                    "listening_gain": listening,
                     "test_notes": measured["notes"], "lead_tokens_per_s_of_music": lead_tokens / music,
                     "tokens_per_s_of_music": all_tokens / music,
                     "generated": pooled(gen_rows), "real": pooled(real_rows),
@@ -212,6 +215,7 @@ def print_tables(report: dict) -> None:
     rows = [
         ("test NLL per note", lambda e: e["nll_per_note"], "{:.3f}"),
         ("test NLL per token", lambda e: e["nll_per_token"], "{:.3f}"),
+        ("listening gain (nats/note)", lambda e: e.get("listening_gain", float("nan")), "{:.3f}"),
         ("lead tokens / s of music", lambda e: e["lead_tokens_per_s_of_music"], "{:.1f}"),
         ("model tokens / s of music", lambda e: e["tokens_per_s_of_music"], "{:.1f}"),
         ("notes held > 4 s", lambda e: e["generated"]["held_gt_4s"], "{:.2%}"),

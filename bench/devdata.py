@@ -21,7 +21,9 @@ DEV = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
 CORPUS = ["Ahmad Jamal", "Geoffrey Keezer", "Harold Mabern", "John Taylor", "Phineas Newborn Jr",
           "Stanley Cowell", "Herbie Hancock", "Hiromi", "Jacky Terrasson", "John Hicks", "Lynne Arriale",
           "Michel Camilo", "Tommy Flanagan", "Vijay Iyer", "Cyrus Chestnut", "Kenny Barron", "McCoy Tyner"]
-MODEL = {"n_layer": 2, "n_embd": 128, "n_head": 4, "intermediate_size": 384, "dropout": 0.0}  # the demo size
+MODEL = {"n_layer": 2, "n_embd": 128, "n_head": 4, "intermediate_size": 384, "dropout": 0.0,  # the demo size
+         "note_embeddings": "pitch_class"}
+BASE_STEPS = 500
 TARGET_RATIOS = {"train": 0.5, "val": 0.2, "test": 0.3}
 EXCERPT_SECONDS = 32.0  # comping to solo over, per excerpt
 
@@ -43,6 +45,13 @@ def ingest_dev(data: Path, targets: list[str], out: Path, seed: int, threads: in
     for i, row in enumerate(sorted(corpus_rows, key=lambda r: r["piece_id"])):
         row["split"] = "val" if i % 10 == 0 else "train"
     return pieces
+
+
+def base_dir(data_dir: Path, steps: int = BASE_STEPS) -> Path:
+    """Where the base of MODEL pretrained ``steps`` steps on ``data_dir``'s corpus lives: keyed by that
+    recipe, so a changed recipe is pretrained anew rather than a stale base reused. Its adapters live
+    beside it (:func:`adapter_for`)."""
+    return data_dir / f"base-{config_hash({'model': MODEL, 'steps': steps})}" / "model"
 
 
 def pretrain_base(data_dir: Path, config: dict[str, Any], steps: int, model_dir: Path) -> dict[str, Any]:
@@ -78,8 +87,8 @@ def artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], artist
 def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artist: str, lora_cfg: dict,
                 seed: int, out: Path | None = None) -> Path:
     """A LoRA adapter on the artist's train windows, early-stopped on its val windows (cached in
-    ``out``, by default ``data_dir/lora/<artist>-<hash of the recipe>``)."""
-    out = out or data_dir / "lora" / f"{artist.replace(' ', '_')}-{config_hash(lora_cfg)}"
+    ``out``, by default ``<base_dir>/../lora/<artist>-<hash of the recipe>``: beside its base)."""
+    out = out or adapter_dir(base_dir, artist, lora_cfg)
     if not (out / "adapter" / "adapter_config.json").is_file():
         out.mkdir(parents=True, exist_ok=True)
         for split in ("train", "val"):
@@ -88,3 +97,8 @@ def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artis
         train_lora(base_dir, out / "train.npz", out / "val.npz", lora_cfg, seed, out / "adapter",
                    out / "train_log.csv", out / "loss.png", out / "eval.json")
     return out / "adapter"
+
+
+def adapter_dir(base_dir: Path, artist: str, lora_cfg: dict) -> Path:
+    """Where :func:`adapter_for` keeps ``artist``'s adapter of recipe ``lora_cfg`` on ``base_dir``."""
+    return base_dir.parent / "lora" / f"{artist.replace(' ', '_')}-{config_hash(lora_cfg)}"

@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from . import tokens
-from .batching import IGNORE, Batch, collate, eval_batches
+from .batching import IGNORE, Batch, collate, eval_batches, lead_labels
 from .windows import WindowSet
 
+LISTENING_SHIFTS = (-1, 1)  # a semitone: every chord tone becomes a clash, the register barely moves
 
 
 def chance_nll(vocab_size: int) -> float:
@@ -76,3 +78,31 @@ def mean_nll(
     """Mean NLL (nats) per lead token over every window of ``ws``, and the token count."""
     totals = nll_totals(model, ws, batch_size, device)
     return totals["per_token"], int(totals["tokens"])
+
+
+def with_comping_moved(ws: WindowSet, semitones: int) -> WindowSet:
+    """``ws`` with every comping NOTE_ON/NOTE_OFF moved by ``semitones`` (kept in 0-127); the lead,
+    the timing and every other token untouched. Comping tokens are the ones the loss ignores."""
+    sequences = []
+    for i in range(len(ws)):
+        seq = ws[i].astype(np.int64)
+        comping = lead_labels(seq, int(ws.sep_pos[i]), ws.mask_of(i)) == IGNORE
+        pitch = comping & (seq < tokens.TIME_SHIFT)  # NOTE_ON 0-127, NOTE_OFF 128-255
+        off = seq >= tokens.NOTE_OFF
+        moved = np.clip(seq % 128 + semitones, 0, 127) + 128 * off
+        sequences.append(np.where(pitch, moved, seq).astype(ws.tokens.dtype))
+    masks = None if ws.lead_mask is None else [ws.mask_of(i) for i in range(len(ws))]
+    return WindowSet.from_sequences(sequences, ws.sep_pos, masks)
+
+
+def listening_gain(
+    model: torch.nn.Module, ws: WindowSet, batch_size: int = 32, device: torch.device | str | None = None,
+    shifts: tuple[int, ...] = LISTENING_SHIFTS,
+) -> float:
+    """How much the comping's harmony helps the model predict the lead: the mean over ``shifts`` of
+    the NLL per lead note with the comping moved that many semitones, minus the NLL with the real
+    comping (nats). About 0 for a model that ignores what the comping plays; > 0 for one that
+    listens. Unlike a sampled solo's harmonic fit it needs no sampling, so it is not noisy."""
+    real = nll_totals(model, ws, batch_size, device)["per_note"]
+    moved = [nll_totals(model, with_comping_moved(ws, k), batch_size, device)["per_note"] for k in shifts]
+    return float(np.mean(moved)) - real

@@ -64,7 +64,34 @@ def build_model(
     """A freshly initialised model for ``data``'s vocabulary (seeded when ``seed`` is given)."""
     if seed is not None:
         torch.manual_seed(seed)
-    return LlamaForCausalLM(model_config(model_cfg, data))
+    model = LlamaForCausalLM(model_config(model_cfg, data))
+    if model_cfg.get("note_embeddings") == "pitch_class":
+        pitch_class_embeddings(model)
+    return model
+
+
+def pitch_class_embeddings(model: LlamaForCausalLM, own: float = 0.25, octave: float = 0.5) -> None:
+    """Start every NOTE_ON/NOTE_OFF embedding as its pitch class's vector + its octave's (scaled by
+    ``octave``) + ``own`` times its random one; a NOTE_OFF adds one shared offset vector.
+
+    With 128 unrelated pitch embeddings (and the tied head) a small model must learn separately, for
+    every octave, that a solo note fits the comping's chord, and in 500 CPU steps it does not: moving
+    the comping a semitone cost it 0.008 nats per lead note. Started this way, C4 and C5 share what
+    is learnt about a C, and the same base and steps cost 0.149 nats (it listens) with 3 % lower val
+    NLL per note (README "Model"). Draws from torch's global generator, seeded by build_model.
+    """
+    weight = model.get_input_embeddings().weight
+    with torch.no_grad():
+        scale = float(weight.std())
+        pitch_class = torch.randn(12, weight.shape[1]) * scale
+        octaves = torch.randn(11, weight.shape[1]) * scale * octave
+        off = torch.randn(weight.shape[1]) * scale
+        pitches = torch.arange(128)
+        shared = pitch_class[pitches % 12] + octaves[pitches // 12]
+        weight[tokens.NOTE_ON : tokens.NOTE_ON + 128] = shared + own * weight[tokens.NOTE_ON : tokens.NOTE_ON + 128]
+        weight[tokens.NOTE_OFF : tokens.NOTE_OFF + 128] = (
+            shared + off + own * weight[tokens.NOTE_OFF : tokens.NOTE_OFF + 128]
+        )
 
 
 def recorded_data(model: torch.nn.Module) -> dict[str, Any]:

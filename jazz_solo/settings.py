@@ -64,6 +64,7 @@ class ModelSettings:
     n_head: int
     intermediate_size: int
     dropout: float
+    note_embeddings: str
 
     def shape(self) -> dict[str, Any]:
         """The settings that shape a pretrained base (``checkpoint`` only selects one)."""

@@ -68,6 +68,28 @@ def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
         check_data(old, {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60}, "m")
 
 
+def test_pitch_class_embeddings_relate_octaves_and_keep_the_rest():
+    plain = build_model(TINY, seed=0)
+    model = build_model({**TINY, "note_embeddings": "pitch_class"}, seed=0)
+    w = model.get_input_embeddings().weight.detach()
+    cos = torch.nn.functional.cosine_similarity
+
+    def on(p: int) -> torch.Tensor:
+        return w[tokens.NOTE_ON + p]
+
+    # C4 starts nearer C5 than its neighbour C#4, and a NOTE_OFF near its own NOTE_ON
+    assert cos(on(60), on(72), dim=0) > cos(on(60), on(61), dim=0) + 0.3
+    assert cos(on(60), w[tokens.NOTE_OFF + 60], dim=0) > cos(on(60), w[tokens.NOTE_OFF + 61], dim=0)
+    # every other token and every other weight are the random model's, and the head stays tied
+    same = w[tokens.TIME_SHIFT :] == plain.get_input_embeddings().weight[tokens.TIME_SHIFT :]
+    assert bool(same.all())
+    assert torch.equal(model.model.layers[0].mlp.up_proj.weight, plain.model.layers[0].mlp.up_proj.weight)
+    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    # seeded: the same model twice
+    again = build_model({**TINY, "note_embeddings": "pitch_class"}, seed=0).get_input_embeddings().weight
+    assert torch.equal(w, again.detach())
+
+
 @pytest.mark.parametrize("kind", ["fused", "cached"])
 def test_decoders_match_the_full_forward_over_layers_with_a_rewind(kind):
     """jazz_solo.kv_decode on a 2-layer model (test_generate checks 1 layer): each decoder gives the
