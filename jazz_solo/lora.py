@@ -18,7 +18,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from .config import config_hash
-from .evaluation_nll import chance_nll, nll_totals
+from .evaluation_nll import chance_nll, listening_gain, nll_totals
 from .model import BASE_WEIGHTS, RECORD_FILE, check_data, data_record, load_base, pick_device, recorded_data
 from .plots import loss_curve
 from .settings import TrainSettings
@@ -93,9 +93,11 @@ def save_adapter(model: PeftModel, adapter_dir: str | Path, base_dir: str | Path
 
 def evaluate(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[str, Any]:
     """Val NLL of the base (adapter disabled) and of base + adapter, per lead token and per lead
-    note (the per-note figures compare across vocabularies)."""
+    note (the per-note figures compare across vocabularies), and how much each listens to the
+    comping (``evaluation_nll.listening_gain``: nats per note lost when it is moved a semitone)."""
     with model.disable_adapter():
         base = nll_totals(model, val_set, batch_size)
+        base_listening = listening_gain(model, val_set, batch_size)
     adapter = nll_totals(model, val_set, batch_size)
     return {
         "val_windows": len(val_set),
@@ -108,6 +110,8 @@ def evaluate(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[str,
         "improvement_pct": 100.0 * (base["per_token"] - adapter["per_token"]) / base["per_token"],
         "base_nll_per_note": base["per_note"],
         "adapter_nll_per_note": adapter["per_note"],
+        "base_listening_gain": base_listening,
+        "adapter_listening_gain": listening_gain(model, val_set, batch_size),
     }
 
 

@@ -204,6 +204,7 @@ def test_adapter_beats_base_on_its_target_and_loads(data, base, tmp_path):
     assert report["adapter_nll_per_note"] < report["base_nll_per_note"] and report["val_notes"] > 0
     assert json.loads((out / "adapter" / "data_settings.json").read_text())["vocabulary"] == "duration"
     assert report["improvement"] == pytest.approx(report["base_nll"] - report["adapter_nll"])
+    assert all(math.isfinite(report[f"{m}_listening_gain"]) for m in ("base", "adapter"))
 
     cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert not Path(cfg["base_model_name_or_path"]).is_absolute()
