@@ -7,17 +7,20 @@ without a field here fails :meth:`Settings.from_config` at once. Values are kept
 gives them (``180`` stays an int), so hashes and JSON records of settings do not change.
 
 ``Settings.from_config(config)`` is the whole config; ``Settings.from_config(sweep.resolve(config,
-wildcards))`` is one candidate's. :class:`GenSettings` is the view generation needs (the
-``generate`` section plus the data settings it shares with training).
+wildcards))`` is one candidate's. The package takes these classes, never config mappings: a section
+class's ``from_config`` fills a partial section from the schema (tests, benches), ``as_config`` gives
+it back as the config writes it (what provenance hashes and the bundle record). :class:`GenSettings`
+is the view generation needs (the ``generate`` section plus the data settings it shares with training).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from .config import with_defaults
+from .config import config_hash, with_defaults
 
 S = TypeVar("S")
 
@@ -35,9 +38,37 @@ def _section(cls: type[S], section: Mapping[str, Any], name: str, optional: tupl
     return cls(**{f.name: section.get(f.name) for f in fields(cls)})
 
 
+class Section:
+    """What every section class shares: built from a (partial) config section, given back as one."""
+
+    SECTION: ClassVar[str]  # its key in the config
+    OPTIONAL: ClassVar[tuple[str, ...]] = ()  # fields without a schema default (None = unset)
+
+    @classmethod
+    def from_config(cls: type[S], section: Mapping[str, Any], name: str | None = None) -> S:
+        """From the ``name`` section (default: the class's own); keys it leaves out take that
+        section's schema defaults."""
+        name = name or cls.SECTION
+        return _section(cls, with_defaults({name: dict(section)})[name], name, cls.OPTIONAL)
+
+    def updated(self: S, values: Mapping[str, Any]) -> S:
+        """A copy with ``values`` written in; keys that are not settings of this section are
+        skipped (a record such as bundle.json may hold more, or keys of another version)."""
+        names = {f.name for f in fields(self)}
+        return dataclasses.replace(self, **{k: v for k, v in values.items() if k in names})
+
+    def as_config(self) -> dict[str, Any]:
+        """The section as the config holds it (an unset optional key is absent), so that a hash or a
+        record made from it equals one made from the config."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+                if not (f.name in self.OPTIONAL and getattr(self, f.name) is None)}
+
+
 @dataclass(frozen=True)
-class DataSettings:
+class DataSettings(Section):
     """``data:`` - where the MIDI is and how it becomes windows (docs/architecture.md#data)."""
+
+    SECTION = "data"
 
     corpus: list[str]
     target: list[str]
@@ -55,8 +86,10 @@ class DataSettings:
 
 
 @dataclass(frozen=True)
-class ModelSettings:
+class ModelSettings(Section):
     """``model:`` - the base model's shape, or ``checkpoint``: a base of your own (skips pretraining)."""
+
+    SECTION = "model"
 
     checkpoint: str | None
     n_layer: int
@@ -72,8 +105,11 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Section):
     """The optimisation keys of a ``pretrain:`` or ``lora:`` section (docs/architecture.md#training)."""
+
+    SECTION = "pretrain"
+    OPTIONAL = ("val_windows",)
 
     max_steps: int
     batch_size: int
@@ -88,11 +124,13 @@ class TrainSettings:
     val_windows: int | None  # in-loop validation subset (evenly spaced); None (lora's default) = all
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any], name: str = "pretrain") -> TrainSettings:
+    def from_config(cls: type[S], section: Mapping[str, Any], name: str | None = None) -> S:
         """This class's keys of the ``name`` section (``pretrain`` or ``lora``; LoRA-only keys are
-        ignored); keys it leaves out take that section's schema defaults."""
+        ignored by pretraining); keys it leaves out take that section's schema defaults."""
+        name = name or cls.SECTION
         filled = with_defaults({name: dict(section)})[name]
-        return _section(cls, {k: v for k, v in filled.items() if k not in LORA_KEYS}, name, ("val_windows",))
+        own = {f.name for f in fields(cls)}
+        return _section(cls, {k: v for k, v in filled.items() if k in own or k not in LORA_KEYS}, name, cls.OPTIONAL)
 
 
 LORA_KEYS = ("r", "alpha", "dropout", "target_modules")
@@ -101,6 +139,8 @@ LORA_KEYS = ("r", "alpha", "dropout", "target_modules")
 @dataclass(frozen=True)
 class LoraSettings(TrainSettings):
     """``lora:`` - the adapter's shape and its training recipe."""
+
+    SECTION = "lora"
 
     r: int
     alpha: float
@@ -113,8 +153,10 @@ class LoraSettings(TrainSettings):
 
 
 @dataclass(frozen=True)
-class GenerateSettings:
+class GenerateSettings(Section):
     """``generate:`` - how solos are sampled over the held-out comping (docs/architecture.md#generation)."""
+
+    SECTION = "generate"
 
     num_pieces: int
     num_samples: int
@@ -131,8 +173,10 @@ class GenerateSettings:
 
 
 @dataclass(frozen=True)
-class EvaluateSettings:
+class EvaluateSettings(Section):
     """``evaluate:`` - the metrics' threshold and the realism reference (docs/architecture.md#metrics)."""
+
+    SECTION = "evaluate"
 
     dead_air_threshold_ms: float
     reference: list[str] | None
@@ -141,14 +185,19 @@ class EvaluateSettings:
 
 
 @dataclass(frozen=True)
-class SelectSettings:
+class SelectSettings(Section):
     """``select:`` - how the best candidate is chosen and revalidated (docs/architecture.md#selection)."""
+
+    SECTION = "select"
 
     rule: str
     min_notes: int
     num_samples_reval: int
 
 
+# The sections a candidate's results depend on (not ``sweep:``, whose edits only add or remove
+# candidates, nor ``select:``): what the rules resolve a winner from and provenance hashes.
+CANDIDATE_SECTIONS = ("seed", "data", "model", "pretrain", "lora", "generate", "evaluate")
 GEN_DATA_KEYS = ("window_seconds", "vocabulary", "split_pitch", "sequence")  # GenSettings' keys from data:
 _TYPES = {"float": float, "int": int, "str": str}
 
@@ -177,6 +226,12 @@ class GenSettings:
         sequence``; keys left out take the schema's defaults."""
         c = with_defaults({"generate": dict(config["generate"]), "data": dict(config["data"])})
         return cls(**{f.name: _TYPES[f.type](c["data" if f.name in GEN_DATA_KEYS else "generate"][f.name])
+                      for f in fields(cls)})
+
+    @classmethod
+    def of(cls, data: DataSettings, generate: GenerateSettings) -> GenSettings:
+        """The view of two typed sections (values typed as :meth:`from_config` types them)."""
+        return cls(**{f.name: _TYPES[f.type](getattr(data if f.name in GEN_DATA_KEYS else generate, f.name))
                       for f in fields(cls)})
 
     @classmethod
@@ -223,7 +278,7 @@ class Settings:
             data=_section(DataSettings, c["data"], "data"),
             model=_section(ModelSettings, c["model"], "model"),
             pretrain=TrainSettings.from_config(c["pretrain"]),
-            lora=_section(LoraSettings, c["lora"], "lora", ("val_windows",)),
+            lora=_section(LoraSettings, c["lora"], "lora", LoraSettings.OPTIONAL),
             generate=_section(GenerateSettings, c["generate"], "generate"),
             evaluate=_section(EvaluateSettings, c["evaluate"], "evaluate"),
             select=_section(SelectSettings, c["select"], "select"),
@@ -233,8 +288,20 @@ class Settings:
     @property
     def gen(self) -> GenSettings:
         """The view generation needs."""
-        return GenSettings.from_config({"generate": dataclasses.asdict(self.generate),
-                                        "data": dataclasses.asdict(self.data)})
+        return GenSettings.of(self.data, self.generate)
+
+    def as_config(self, *names: str) -> dict[str, Any]:
+        """The ``names`` sections (default: all) as the config holds them: a provenance hash of this
+        is the hash of the config these settings were built from."""
+        out: dict[str, Any] = {}
+        for name in names or tuple(f.name for f in fields(self)):
+            value = getattr(self, name)
+            out[name] = value.as_config() if isinstance(value, Section) else copy.deepcopy(value)
+        return out
+
+    def candidate_hash(self) -> str:
+        """Provenance: the hash of the (wildcard-resolved) sections a candidate's result depends on."""
+        return config_hash(self.as_config(*CANDIDATE_SECTIONS))
 
 
 def defaults() -> Settings:

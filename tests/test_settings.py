@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from jazz_solo import paths, settings, sweep
-from jazz_solo.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SCHEMA_PATH, load_config, with_defaults
+from jazz_solo.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SCHEMA_PATH, config_hash, load_config, with_defaults
 from jazz_solo.settings import GenSettings, Settings, TrainSettings
 
 
@@ -64,6 +64,34 @@ def test_partial_training_sections_take_their_own_sections_defaults():
     assert TrainSettings.from_config({"max_steps": 3}).weight_decay == 0.01  # pretrain's
     lora = TrainSettings.from_config({"max_steps": 3, "r": 2}, "lora")
     assert (lora.max_steps, lora.weight_decay, lora.val_windows) == (3, 0.0, None)
+
+
+def test_partial_sections_take_the_schema_defaults():
+    model = settings.ModelSettings.from_config({"n_layer": 1})
+    assert (model.n_layer, model.n_embd, model.checkpoint) == (1, 128, None)
+    assert settings.LoraSettings.from_config({"r": 2}).target_modules == "all-linear"
+    with pytest.raises(ValueError, match="missing corpus, target"):
+        settings.DataSettings.from_config({"split_pitch": 60})  # no schema default: a config must name them
+
+
+def test_as_config_gives_back_the_config_so_hashes_do_not_move():
+    """Provenance hashes and bundle.json are made from the typed settings: each section as the
+    config holds it, an unset optional key (lora.val_windows) absent, for the whole config and for
+    a candidate's (wildcards written in)."""
+    config = load_config(PROJECT_ROOT / "tests" / "configs" / "tiny.yaml")
+    for resolved in (config, sweep.resolve(config, sweep.combinations(config, "gen")[-1])):
+        s = Settings.from_config(resolved)
+        assert s.as_config(*settings.CANDIDATE_SECTIONS) == {k: resolved[k] for k in settings.CANDIDATE_SECTIONS}
+        assert s.candidate_hash() == config_hash({k: resolved[k] for k in settings.CANDIDATE_SECTIONS})
+    assert "val_windows" not in Settings.from_config(config).lora.as_config()
+
+
+def test_gen_view_and_updated_sections():
+    s = Settings.from_config(load_config())
+    assert GenSettings.of(s.data, s.generate) == s.gen == GenSettings.from_config(load_config())
+    assert type(GenSettings.of(s.data, s.generate.updated({"temperature": 1})).temperature) is float
+    data = s.data.updated({"split_pitch": 64, "not_a_setting": 1})  # a record may hold more keys
+    assert data.split_pitch == 64 and data.window_seconds == s.data.window_seconds
 
 
 def test_with_defaults_keeps_the_schema_order_and_the_users_values():
