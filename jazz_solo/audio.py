@@ -185,7 +185,7 @@ def roles_of(path: str | Path, split_pitch: int) -> dict[str, list[Note]]:
     return {"comping": cond, "solo": lead}
 
 
-def render(midi: str | Path, out: str | Path, synth: Synth, split_pitch: int = 60) -> Path:
+def render(midi: str | Path, out: str | Path, synth: Synth, split_pitch: int) -> Path:
     """One MIDI file -> one audio file (comping left, solo right)."""
     return encode(mix(synth, roles_of(midi, split_pitch)), out)
 

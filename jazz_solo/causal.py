@@ -79,6 +79,7 @@ class CausalSoloist:
 
     def __init__(self, model: torch.nn.Module, settings, split_pitch: int | None = None, seed: int = 0,
                  device: str | torch.device | None = None) -> None:
+        from .config import schema_default
         from .model import recorded_data
 
         del device  # the model's own device is used (make_decoder reads it)
@@ -88,7 +89,8 @@ class CausalSoloist:
         self.decoder = make_decoder(model)
         self.grammar = DurationGrammar(1, _ENDLESS, lead_register(self.split_pitch))
         self.out_of_register = torch.from_numpy(self.grammar.out_of_register())
-        self.max_tokens = int(recorded_data(model).get("max_sequence", 512))
+        # a model recorded before max_sequence was: trained on the schema's default
+        self.max_tokens = int(recorded_data(model).get("max_sequence", schema_default("data.max_sequence")))
         self.window_ticks = settings.window_ticks
         self.stats = CausalStats()
         self.notes: list[Note] = []
