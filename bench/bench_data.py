@@ -16,6 +16,7 @@ from pathlib import Path
 from jazz_solo.config import PROJECT_ROOT, load_config
 from jazz_solo.dataset import build_dataset
 from jazz_solo.ingest import ingest
+from jazz_solo.settings import DataSettings
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
 
@@ -35,7 +36,7 @@ def run(corpus: list[str], target: list[str], workers: int, config: dict) -> dic
         pieces, quarantined = ingest(corpus, target, data["split_ratios"], config["seed"], out / "pieces.tsv",
                                      out / "quarantine.tsv", threads=workers)
         t1 = time.perf_counter()
-        summary = build_dataset(pieces, out / "split", data, threads=workers)
+        summary = build_dataset(pieces, out / "split", DataSettings.from_config(data), threads=workers)
         t2 = time.perf_counter()
     files = len(pieces) + len(quarantined)
     examples = sum(sum(v.values()) for v in summary["examples"].values())

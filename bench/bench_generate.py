@@ -41,6 +41,7 @@ from jazz_solo.kv_decode import CachedDecoder, make_decoder
 from jazz_solo.midi_io import MidiError, load_notes, split_roles
 from jazz_solo.model import build_model, load_for_inference
 from jazz_solo.sampling import make_generators, process_logits, sample
+from jazz_solo.settings import ModelSettings
 
 DEV_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
 POD = {"n_layer": 6, "n_embd": 512, "n_head": 8, "intermediate_size": 2048}
@@ -171,7 +172,7 @@ def main() -> int:
     sizes = {"demo": {k: config["model"][k] for k in ("n_layer", "n_embd", "n_head", "intermediate_size")}, "pod": POD}
     ok = True
     for name in args.sizes:
-        model = build_model(sizes[name], seed=0, data=config["data"]).eval()
+        model = build_model(ModelSettings.from_config(sizes[name]), seed=0, data=config["data"]).eval()
         n_params = sum(p.numel() for p in model.parameters()) / 1e6
         grammar = settings.vocab.grammar
         loop(model, prompt, 16, "fused", grammar)  # warm-up (allocator, kernels)

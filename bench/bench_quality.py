@@ -49,6 +49,7 @@ from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  #
 from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
 from jazz_solo.model import load_base, load_for_inference  # noqa: E402
 from jazz_solo.sampling import sample_seed  # noqa: E402
+from jazz_solo.settings import DataSettings  # noqa: E402
 from jazz_solo.windows import WindowSet, excerpt  # noqa: E402
 
 CHOOSE = ["Ray Bryant", "Barry Harris", "Thelonious Monk"]  # 18, 25, 31 pieces
@@ -228,7 +229,7 @@ def prepare(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
     have_base = (base_dir / "config.json").is_file()
     # With the base cached, the corpus train windows (the bulk of tokenizing) are not needed.
     keep = pieces if not have_base else [p for p in pieces if not (p["source"] == "corpus" and p["split"] == "train")]
-    build_dataset(keep, data_dir, data_cfg, threads=1)
+    build_dataset(keep, data_dir, DataSettings.from_config(data_cfg), threads=1)
     base_info: dict[str, Any] = {"model": MODEL, "steps": BASE_STEPS, "vocabulary": VOCAB, "dir": str(base_dir),
                                  "corpus_artists": len(CORPUS)}
     if not have_base:

@@ -87,9 +87,10 @@ def random_adapter(root: Path, sequence: str) -> Path:
     from jazz_solo.config import load_config
     from jazz_solo.lora import save_adapter
     from jazz_solo.model import build_model, save_base
+    from jazz_solo.settings import ModelSettings
 
     cfg = load_config()
-    base = build_model(cfg["model"], seed=0, data={**cfg["data"], "sequence": sequence, "vocabulary": "duration"})
+    base = build_model(ModelSettings.from_config(cfg["model"]), seed=0, data={**cfg["data"], "sequence": sequence, "vocabulary": "duration"})
     save_base(base, root / sequence / "base")
     lora = cfg["lora"]
     peft_cfg = LoraConfig(r=int(lora["r"]), lora_alpha=int(lora["alpha"]), target_modules=lora["target_modules"],

@@ -30,6 +30,7 @@ from jazz_solo import tokens  # noqa: E402
 from jazz_solo.batching import IGNORE, collate, epoch_batches  # noqa: E402
 from jazz_solo.evaluation_nll import autocast, lead_loss_sum  # noqa: E402
 from jazz_solo.model import build_model, pick_device  # noqa: E402
+from jazz_solo.settings import ModelSettings  # noqa: E402
 from jazz_solo.windows import WindowSet  # noqa: E402
 
 
@@ -141,7 +142,7 @@ def main() -> None:
     torch.manual_seed(0)
     ws = WindowSet.load(args.data) if args.data else synthetic_windows(4000, args.max_seq)
     cfg = {"n_layer": args.layers, "n_embd": args.embd, "n_head": args.heads, "intermediate_size": 3 * args.embd}
-    model = build_model(cfg, seed=0).to(device).train()
+    model = build_model(ModelSettings.from_config(cfg), seed=0).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     n_matmul = sum(p.numel() for n, p in model.named_parameters() if p.ndim == 2)  # tied head counted once
     lengths = ws.lengths()

@@ -52,6 +52,7 @@ from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  #
 from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
 from jazz_solo.model import load_base, load_for_inference  # noqa: E402
 from jazz_solo.sampling import sample_seed  # noqa: E402
+from jazz_solo.settings import DataSettings  # noqa: E402
 from jazz_solo.windows import WindowSet, excerpt  # noqa: E402
 
 TARGETS = ["Cedar Walton", "Clare Fischer"]
@@ -141,7 +142,7 @@ def main() -> int:
         data_dir = args.out / name.replace("/", "-")
         cfg = {**data_cfg, "vocabulary": vocabulary, "sequence": sequence}
         t0 = time.perf_counter()
-        summary = build_dataset(pieces, data_dir, cfg, threads=args.threads)
+        summary = build_dataset(pieces, data_dir, DataSettings.from_config(cfg), threads=args.threads)
         t_data = time.perf_counter() - t0
         model_dir = base_dir(data_dir, args.steps)
         if not (model_dir / "config.json").is_file():

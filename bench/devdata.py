@@ -13,6 +13,7 @@ from jazz_solo.config import PROJECT_ROOT, config_hash
 from jazz_solo.ingest import ingest, read_pieces
 from jazz_solo.lora import train_lora
 from jazz_solo.midi_io import load_notes
+from jazz_solo.settings import LoraSettings, ModelSettings, TrainSettings
 from jazz_solo.tokens import Note
 from jazz_solo.train import pretrain
 from jazz_solo.windows import WindowSet, excerpt_starts
@@ -59,7 +60,8 @@ def pretrain_base(data_dir: Path, config: dict[str, Any], steps: int, model_dir:
     pretrain section with ``steps`` steps)."""
     train_cfg = {**config["pretrain"], "max_steps": steps, "eval_every": 100, "checkpoint_every": 100,
                  "val_windows": 256, "warmup_steps": max(1, steps // 10)}
-    fit = pretrain(data_dir / "corpus_train.npz", data_dir / "corpus_val.npz", MODEL, train_cfg,
+    fit = pretrain(data_dir / "corpus_train.npz", data_dir / "corpus_val.npz", ModelSettings.from_config(MODEL),
+                   TrainSettings.from_config(train_cfg),
                    config["seed"], model_dir, model_dir.parent / "train_log.csv", model_dir.parent / "loss.png")
     return {"best_val_per_token": fit.best_val, "best_step": fit.best_step}
 
@@ -94,7 +96,7 @@ def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artis
         for split in ("train", "val"):
             artist_windows(data_dir, split, artist_of, artist).save(out / f"{split}.npz")
         (out / "dataset_summary.json").write_text((data_dir / "dataset_summary.json").read_text())
-        train_lora(base_dir, out / "train.npz", out / "val.npz", lora_cfg, seed, out / "adapter",
+        train_lora(base_dir, out / "train.npz", out / "val.npz", LoraSettings.from_config(lora_cfg), seed, out / "adapter",
                    out / "train_log.csv", out / "loss.png", out / "eval.json")
     return out / "adapter"
 

@@ -22,6 +22,7 @@ import numpy as np
 from . import causal_sequence, tokens, vocab
 from .ingest import SPLITS, read_pieces, write_tsv
 from .midi_io import load_notes, split_roles
+from .settings import DataSettings
 from .tokens import Note
 from .windows import WindowSet, build_example, notes_in_window, window_starts
 
@@ -51,11 +52,11 @@ class PieceResult:
     truncated: Counter = field(default_factory=Counter)
 
 
-def shifts(data_cfg: Mapping[str, Any], split: str) -> list[int]:
+def shifts(data: DataSettings, split: str) -> list[int]:
     """Transpositions for a split: the configured inclusive range on train, 0 elsewhere."""
     if split != "train":
         return [0]
-    lo, hi = data_cfg["transpose"]
+    lo, hi = data.transpose
     return list(range(lo, hi + 1))
 
 
@@ -70,41 +71,41 @@ def _notes_near(notes: Sequence[Note], starts: Sequence[float], start: float, se
     return notes[lo : bisect.bisect_left(starts, start + seconds + _SLACK)]
 
 
-def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg: Mapping[str, Any]) -> PieceResult:
-    """All examples of one piece for ``data_cfg`` (vocabulary, sequence format, split_pitch, windows,
+def piece_examples(notes: Sequence[Note], duration: float, split: str, data: DataSettings) -> PieceResult:
+    """All examples of one piece for ``data`` (vocabulary, sequence format, split_pitch, windows,
     caps, transpose)."""
-    encode_lead = vocab.get(data_cfg.get("vocabulary", vocab.DEFAULT)).encode_lead
-    causal = data_cfg.get("sequence", causal_sequence.DEFAULT) == "causal"
-    cond, lead = split_roles(notes, data_cfg["split_pitch"])
+    encode_lead = vocab.get(data.vocabulary).encode_lead
+    causal = data.sequence == "causal"
+    cond, lead = split_roles(notes, data.split_pitch)
     cond_starts = [n.start for n in cond]
     lead_starts = [n.start for n in lead]
-    seconds = data_cfg["window_seconds"]
+    seconds = data.window_seconds
     out = PieceResult()
     sequences: list[np.ndarray] = []
     masks: list[np.ndarray] = []
-    for start in window_starts(duration, seconds, data_cfg["hop_seconds"]):
+    for start in window_starts(duration, seconds, data.hop_seconds):
         lead_notes = notes_in_window(_notes_near(lead, lead_starts, start, seconds), start, seconds)
-        if _note_count(lead_notes, start) < data_cfg["min_lead_notes"]:
+        if _note_count(lead_notes, start) < data.min_lead_notes:
             out.skipped["few_lead_notes"] += 1
             continue
         cond_notes = notes_in_window(_notes_near(cond, cond_starts, start, seconds), start, seconds)
-        if _note_count(cond_notes, start) < data_cfg["min_cond_notes"]:
+        if _note_count(cond_notes, start) < data.min_cond_notes:
             out.skipped["few_cond_notes"] += 1
             continue
         out.windows += 1
         if causal:
             example, mask, n_cond, n_lead = causal_sequence.build_example(
-                cond_notes, lead_notes, start, seconds, data_cfg["max_sequence"])
+                cond_notes, lead_notes, start, seconds, data.max_sequence)
             sep, cond_capped = 0, False
-            seq_capped = n_cond + n_lead + 2 > data_cfg["max_sequence"]
+            seq_capped = n_cond + n_lead + 2 > data.max_sequence
         else:
             lead_toks = encode_lead(lead_notes, start, start + seconds)
             cond_toks = vocab.encode_conditioning(cond_notes, start, start + seconds)
-            example, sep = build_example(cond_toks, lead_toks, data_cfg["max_cond_tokens"], data_cfg["max_sequence"])
+            example, sep = build_example(cond_toks, lead_toks, data.max_cond_tokens, data.max_sequence)
             mask, n_cond, n_lead = None, len(cond_toks), len(lead_toks)
-            cond_capped = n_cond > data_cfg["max_cond_tokens"]
-            seq_capped = sep + n_lead + 2 > data_cfg["max_sequence"]
-        for shift in shifts(data_cfg, split):
+            cond_capped = n_cond > data.max_cond_tokens
+            seq_capped = sep + n_lead + 2 > data.max_sequence
+        for shift in shifts(data, split):
             # Transposing the built example equals building from transposed parts (specials do
             # not move); only pitches that made it into the example are range-checked. Each
             # token keeps its hand (the lead mask) whichever side of the split it moves to.
@@ -127,16 +128,17 @@ def piece_examples(notes: Sequence[Note], duration: float, split: str, data_cfg:
     return out
 
 
-_CFG: dict[str, Any] = {}
+_WORKER_DATA: DataSettings | None = None  # set once per worker process (Pool initializer)
 
 
-def _init_worker(data_cfg: Mapping[str, Any]) -> None:
-    _CFG.clear()
-    _CFG.update(data_cfg)
+def _init_worker(data: DataSettings) -> None:
+    global _WORKER_DATA
+    _WORKER_DATA = data
 
 
 def _piece_job(row: Mapping[str, Any]) -> PieceResult:
-    return piece_examples(load_notes(row["path"]), row["seconds"], row["split"], _CFG)
+    assert _WORKER_DATA is not None, "_init_worker first"
+    return piece_examples(load_notes(row["path"]), row["seconds"], row["split"], _WORKER_DATA)
 
 
 def _percentiles(lengths: np.ndarray) -> dict[str, float]:
@@ -147,7 +149,7 @@ def _percentiles(lengths: np.ndarray) -> dict[str, float]:
 
 
 def build_dataset(
-    pieces: Sequence[Mapping[str, Any]], out_dir: str | Path, data_cfg: Mapping[str, Any], threads: int = 1
+    pieces: Sequence[Mapping[str, Any]], out_dir: str | Path, data: DataSettings, threads: int = 1
 ) -> dict[str, Any]:
     """Write ``{source}_{split}.npz`` + ``.index.tsv`` for all 6 sets and ``dataset_summary.json``.
 
@@ -158,21 +160,21 @@ def build_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = sorted(pieces, key=lambda r: r["piece_id"])
     if threads > 1 and len(rows) > 1:
-        with Pool(min(threads, len(rows)), initializer=_init_worker, initargs=(dict(data_cfg),)) as pool:
+        with Pool(min(threads, len(rows)), initializer=_init_worker, initargs=(data,)) as pool:
             results = list(pool.imap(_piece_job, rows, chunksize=1))
     else:
-        _init_worker(data_cfg)
+        _init_worker(data)
         results = [_piece_job(r) for r in rows]
 
     summary: dict[str, Any] = {
-        "vocabulary": data_cfg.get("vocabulary", vocab.DEFAULT),
-        "sequence": data_cfg.get("sequence", causal_sequence.DEFAULT),
-        "split_pitch": data_cfg["split_pitch"],
-        "window_seconds": data_cfg["window_seconds"],
-        "hop_seconds": data_cfg["hop_seconds"],
-        "max_cond_tokens": data_cfg["max_cond_tokens"],
-        "max_sequence": data_cfg["max_sequence"],
-        "transpose": list(data_cfg["transpose"]),
+        "vocabulary": data.vocabulary,
+        "sequence": data.sequence,
+        "split_pitch": data.split_pitch,
+        "window_seconds": data.window_seconds,
+        "hop_seconds": data.hop_seconds,
+        "max_cond_tokens": data.max_cond_tokens,
+        "max_sequence": data.max_sequence,
+        "transpose": list(data.transpose),
         "pieces": {}, "windows": {}, "examples": {}, "tokens": {}, "length_percentiles": {},
         "skipped": dict.fromkeys(SKIP_REASONS, 0),
         "truncated": {"cond_capped": 0, "sequence_capped": 0},
@@ -188,7 +190,7 @@ def build_dataset(
         for split in SPLITS:
             chosen = [(r, res) for r, res in zip(rows, results) if r["source"] == source and r["split"] == split]
             lengths = np.array([n for _, res in chosen for n in res.lengths], dtype=np.int64)
-            causal = data_cfg.get("sequence", causal_sequence.DEFAULT) == "causal"
+            causal = data.sequence == "causal"
             ws = WindowSet(
                 np.concatenate([np.zeros(0, np.int16)] + [res.tokens for _, res in chosen]).astype(np.int16),
                 np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
@@ -205,10 +207,10 @@ def build_dataset(
             summary["tokens"][source][split] = int(len(ws.tokens))
             summary["length_percentiles"][source][split] = _percentiles(ws.lengths())
     (out_dir / "dataset_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    log.info("split_pitch %s: examples %s, skipped %s", data_cfg["split_pitch"], summary["examples"], summary["skipped"])
+    log.info("split_pitch %s: examples %s, skipped %s", data.split_pitch, summary["examples"], summary["skipped"])
     return summary
 
 
-def tokenize(pieces_tsv: str | Path, out_dir: str | Path, data_cfg: Mapping[str, Any], threads: int = 1) -> dict[str, Any]:
-    """Rule tokenize: read pieces.tsv and build the data set of one split_pitch."""
-    return build_dataset(read_pieces(pieces_tsv), out_dir, data_cfg, threads)
+def tokenize(pieces_tsv: str | Path, out_dir: str | Path, data: DataSettings, threads: int = 1) -> dict[str, Any]:
+    """Rule tokenize: read pieces.tsv and build the data set of one data instance."""
+    return build_dataset(read_pieces(pieces_tsv), out_dir, data, threads)

@@ -37,8 +37,6 @@ METRICS = tuple(metrics.NOTE_METRICS)
 # pieces happen to agree closely cannot dominate the mean: max(std, 5 % of |mean|, 0.01).
 REL_FLOOR = 0.05
 ABS_FLOOR = 0.01
-# Config sections a candidate's result depends on (its provenance hash; see candidate_hash).
-CANDIDATE_SECTIONS = ("seed", "data", "model", "pretrain", "lora", "generate", "evaluate")
 
 
 # --- reading samples ----------------------------------------------------------------------
@@ -155,11 +153,6 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
-
-
-def candidate_hash(config: Mapping[str, Any]) -> str:
-    """Hash of the (wildcard-resolved) config sections a candidate's result depends on."""
-    return config_hash({k: config[k] for k in CANDIDATE_SECTIONS if k in config})
 
 
 def provenance(settings_hash: str) -> dict[str, Any]:

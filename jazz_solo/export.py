@@ -25,8 +25,8 @@ from typing import Any
 
 from . import __version__, tokens, vocab
 from .artifacts import atomic_write_bytes, atomic_write_text
-from .config import config_hash
 from .model import adapter_base_dir
+from .settings import LORA_KEYS, Settings
 
 # Bumped whenever the event vocabulary or the window format changes meaning (docs/architecture.md#token-format).
 TOKEN_SPEC = {
@@ -69,18 +69,19 @@ def copy_model(adapter_dir: str | Path, adapter_out: str | Path, base_out: str |
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
-def bundle(config: Mapping[str, Any], selection: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings a generator needs to reproduce the winner (``config`` already resolved with its wildcards)."""
+def bundle(settings: Settings, selection: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings a generator needs to reproduce the winner (``settings`` already resolved with its wildcards)."""
+    config = settings.as_config("data", "model", "lora", "generate", "evaluate")
     return {
         "candidate": selection["candidate"],
         "package_version": __version__,
-        "token_spec": {**TOKEN_SPEC, "vocabulary": config["data"]["vocabulary"],
-                       "vocab_size": vocab.get(config["data"]["vocabulary"]).size},
-        "data": {k: config["data"][k] for k in DATA_KEYS if k in config["data"]},
-        "model": dict(config["model"]),
-        "lora": {k: config["lora"][k] for k in ("r", "alpha", "dropout", "target_modules") if k in config["lora"]},
-        "generate": dict(config["generate"]),
-        "evaluate": dict(config.get("evaluate", {})),
+        "token_spec": {**TOKEN_SPEC, "vocabulary": settings.data.vocabulary,
+                       "vocab_size": vocab.get(settings.data.vocabulary).size},
+        "data": {k: config["data"][k] for k in DATA_KEYS},
+        "model": config["model"],
+        "lora": {k: config["lora"][k] for k in LORA_KEYS},
+        "generate": config["generate"],
+        "evaluate": config["evaluate"],
         "paths": {"adapter": "adapter", "base_model": "base_model"},
     }
 
@@ -89,7 +90,7 @@ def best_record(
     selection: Mapping[str, Any],
     reval_metrics: Mapping[str, Any],
     adapter_sha256: str,
-    config: Mapping[str, Any],
+    settings: Settings,
 ) -> dict[str, Any]:
     """best.json: the winner's sweep metrics beside its revalidation on new seeds."""
     return {
@@ -112,7 +113,7 @@ def best_record(
             "summary": reval_metrics.get("summary", {}),
         },
         "adapter_sha256": adapter_sha256,
-        "config_hash": config_hash(config),
+        "config_hash": settings.candidate_hash(),
         "package_version": __version__,
     }
 
@@ -155,7 +156,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def export_best(
-    config: Mapping[str, Any],
+    settings: Settings,
     selection_json: str | Path,
     adapter_dir: str | Path,
     reval_metrics_json: str | Path,
@@ -166,14 +167,14 @@ def export_best(
 ) -> dict[str, Any]:
     """Write the bundle into ``out`` (keys adapter, base, bundle, best, archive) and return best.json.
 
-    ``config`` is the config resolved with the winner's wildcards.
+    ``settings`` are the config's resolved with the winner's wildcards.
     """
     selection = json.loads(Path(selection_json).read_text())
     reval = json.loads(Path(reval_metrics_json).read_text())
     adapter_out, base_out = Path(out["adapter"]), Path(out["base"])
     copy_model(adapter_dir, adapter_out, base_out)
-    _write_json(Path(out["bundle"]), bundle(config, selection))
-    record = best_record(selection, reval, sha256(adapter_out / ADAPTER_WEIGHTS), config)
+    _write_json(Path(out["bundle"]), bundle(settings, selection))
+    record = best_record(selection, reval, sha256(adapter_out / ADAPTER_WEIGHTS), settings)
     _write_json(Path(out["best"]), record)
     members = [
         (adapter_out, "best/adapter"),

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from . import tokens as T
 from .kv_decode import make_decoder
 from .midi_io import load_notes, split_roles, write_midi
 from .sampling import lead_register, make_generators, process_logits, sample, sample_seed
-from .settings import GenSettings
+from .settings import DataSettings, GenerateSettings, GenSettings
 from .tokens import Note
 
 log = logging.getLogger(__name__)
@@ -349,8 +349,8 @@ def run_generate(
     pieces_tsv: str | Path,
     samples_dir: str | Path,
     jsonl_path: str | Path,
-    gen_cfg: Mapping[str, Any],
-    data_cfg: Mapping[str, Any],
+    generate: GenerateSettings,
+    data: DataSettings,
     device: str | torch.device | None = None,
 ) -> list[dict[str, Any]]:
     """The ``generate`` stage: every test piece x num_samples -> two MIDI files + one JSON line each."""
@@ -358,19 +358,19 @@ def run_generate(
 
     device = device or pick_device()
     model = load_for_inference(adapter_dir, device=device)
-    settings = settings_for_model(GenSettings.from_config({"generate": gen_cfg, "data": data_cfg}), model, adapter_dir)
-    pieces = held_out_pieces(pieces_tsv, gen_cfg["num_pieces"])
+    settings = settings_for_model(GenSettings.of(data, generate), model, adapter_dir)
+    pieces = held_out_pieces(pieces_tsv, generate.num_pieces)
     if not pieces:
         raise ValueError(f"{pieces_tsv}: no target test pieces to condition on")
     samples_dir = Path(samples_dir)
     samples_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for p_index, row in enumerate(pieces):
-        cond, seconds = conditioning_part(load_notes(row["path"]), int(data_cfg["split_pitch"]), gen_cfg["max_seconds"])
+        cond, seconds = conditioning_part(load_notes(row["path"]), int(data.split_pitch), generate.max_seconds)
         if not cond:
-            log.warning("%s: no conditioning notes <= split_pitch %s, skipped", row["path"], data_cfg["split_pitch"])
+            log.warning("%s: no conditioning notes <= split_pitch %s, skipped", row["path"], data.split_pitch)
             continue
-        seeds = [sample_seed(gen_cfg["seed"], p_index, k) for k in range(int(gen_cfg["num_samples"]))]
+        seeds = [sample_seed(generate.seed, p_index, k) for k in range(int(generate.num_samples))]
         res = generate_piece(model, cond, seconds, settings, seeds)
         log.info("%s: %d samples, %.1f s of music in %.1f s", row["piece_id"], len(seeds), seconds, res.wall_s)
         for k, solo in enumerate(res.solos):

@@ -22,7 +22,7 @@ import pandas as pd
 from . import audio
 from .evaluate import cap
 from .midi_io import load_notes, load_tracks, split_roles, write_midi
-from .settings import GenSettings
+from .settings import GenSettings, Settings
 from .tokens import Note
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def real_tracks(piece_path: str | Path, split_pitch: int, seconds: float, compin
 
 
 def base_only_solos(
-    config: Mapping[str, Any], base_dir: str | Path, picks: Mapping[str, Sequence[Mapping[str, Any]]], samples_dir: str | Path
+    settings: GenSettings, base_dir: str | Path, picks: Mapping[str, Sequence[Mapping[str, Any]]], samples_dir: str | Path
 ) -> dict[str, tuple[int, list[Note]]]:
     """piece_id -> (seed, solo) from the base model without adapter, on the comping and seed of
     that piece's first revalidated sample."""
@@ -81,7 +81,6 @@ def base_only_solos(
     from .model import load_for_inference, pick_device
 
     model = load_for_inference(None, base_dir=base_dir, device=pick_device())
-    settings = GenSettings.from_config(config)
     out = {}
     with torch.no_grad():
         for piece_id, recs in picks.items():
@@ -206,7 +205,7 @@ def page(clips: Sequence[Clip], out: str | Path, candidate: str, synth_name: str
 
 
 def make_previews(
-    config: Mapping[str, Any],
+    settings: Settings,
     selection: Mapping[str, Any],
     adapter_dir: str | Path,
     pieces_tsv: str | Path,
@@ -232,12 +231,12 @@ def make_previews(
         page([], out_dir / NO_AUDIO_PAGE, candidate, None)
         return {"synth": None, "clips": []}
     picks = pick_samples(reval_jsonl, max_pieces, per_piece)
-    split_pitch = GenSettings.from_config(config).split_pitch
+    gen = settings.gen
     t0 = time.perf_counter()
-    base = base_only_solos(config, adapter_base_dir(adapter_dir), picks, reval_samples)
+    base = base_only_solos(gen, adapter_base_dir(adapter_dir), picks, reval_samples)
     gen_s = time.perf_counter() - t0
     try:
-        clips = build_clips(picks, reval_samples, pieces_tsv, split_pitch, base, synth, out_dir, max_seconds, workers)
+        clips = build_clips(picks, reval_samples, pieces_tsv, gen.split_pitch, base, synth, out_dir, max_seconds, workers)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # a broken synth must not stop the run
         log.warning("audio previews failed: %s", exc)
         page([], out_dir / NO_AUDIO_PAGE, candidate, synth.describe(), problem=str(exc))

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from .config import config_hash
 from .evaluation_nll import chance_nll, listening_gain, nll_totals
 from .model import BASE_WEIGHTS, RECORD_FILE, check_data, data_record, load_base, pick_device, recorded_data
 from .plots import loss_curve
-from .settings import TrainSettings
+from .settings import LoraSettings
 from .train import (
     FitResult,
     clear_checkpoint,
@@ -51,26 +51,26 @@ def target_modules(value: str | list[str]) -> str | list[str]:
     return names
 
 
-def lora_config(lora_cfg: Mapping[str, Any]) -> LoraConfig:
-    """A peft LoraConfig from the ``lora:`` config section (after sweep wildcards are applied)."""
+def lora_config(lora: LoraSettings) -> LoraConfig:
+    """A peft LoraConfig of the ``lora:`` settings (after sweep wildcards are applied)."""
     return LoraConfig(
-        r=int(lora_cfg["r"]),
-        lora_alpha=float(lora_cfg["alpha"]),
-        lora_dropout=float(lora_cfg["dropout"]),
-        target_modules=target_modules(lora_cfg["target_modules"]),
+        r=int(lora.r),
+        lora_alpha=float(lora.alpha),
+        lora_dropout=float(lora.dropout),
+        target_modules=target_modules(lora.target_modules),
         bias="none",
         task_type="CAUSAL_LM",
     )
 
 
-def wrap(base: torch.nn.Module, lora_cfg: Mapping[str, Any], seed: int) -> PeftModel:
+def wrap(base: torch.nn.Module, lora: LoraSettings, seed: int) -> PeftModel:
     """The base frozen, with fresh LoRA matrices (seeded: A is random, B starts at zero)."""
     quiet_libraries()
     seed_everything(seed)
     try:
-        return get_peft_model(base, lora_config(lora_cfg))
+        return get_peft_model(base, lora_config(lora))
     except ValueError as exc:  # e.g. a target module name the model does not have
-        raise ValueError(f"config key 'lora.target_modules' {lora_cfg['target_modules']}: "
+        raise ValueError(f"config key 'lora.target_modules' {lora.target_modules}: "
                          f"{str(exc).splitlines()[0]}") from None
 
 
@@ -119,7 +119,7 @@ def train_lora(
     base_dir: str | Path,
     train_npz: str | Path,
     val_npz: str | Path,
-    lora_cfg: Mapping[str, Any],
+    lora: LoraSettings,
     seed: int,
     adapter_dir: str | Path,
     log_csv: str | Path,
@@ -138,14 +138,14 @@ def train_lora(
     base = load_base(base_dir, device)
     record = recorded_data(base)
     check_data(record, dataset_settings(train_npz), base_dir)
-    model = wrap(base, lora_cfg, seed)
-    settings = TrainSettings.from_config(lora_cfg, "lora")
+    model = wrap(base, lora, seed)
+    settings = lora.train
     checkpoint_dir = Path(adapter_dir).parent / "checkpoint"
     # The base's identity includes its weights file's size and mtime: a retrained base at the
     # same path must not resume an adapter checkpoint made for the old one.
     weights = Path(base_dir) / BASE_WEIGHTS
     stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
-    fingerprint = config_hash({"lora": dict(lora_cfg), "base": str(Path(base_dir).resolve()), "weights": stamp})
+    fingerprint = config_hash({"lora": lora.as_config(), "base": str(Path(base_dir).resolve()), "weights": stamp})
     result = fit(model, train_set, val_set, settings, seed, checkpoint_dir, fingerprint, desc="lora", on_step=on_step)
     report = evaluate(model, val_set, settings.batch_size)
     report.update(best_step=result.best_step, steps=result.steps, stopped_early=result.stopped_early,

@@ -13,6 +13,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from . import causal_sequence, tokens, vocab
+from .settings import ModelSettings
 
 BASE_WEIGHTS = "model.safetensors"
 RECORD_KEY = "jazz_solo_data"  # the data-stage settings a model was trained for, in its config.json
@@ -30,24 +31,25 @@ def data_record(data: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def model_config(
-    model_cfg: Mapping[str, Any], data: Mapping[str, Any] | None = None, max_positions: int = 4096
+    settings: ModelSettings, data: Mapping[str, Any] | None = None, max_positions: int = 4096
 ) -> LlamaConfig:
-    """A LlamaConfig from the ``model:`` config section, sized for ``data``'s vocabulary, which is
-    recorded in it with the other data settings the model depends on."""
-    n_embd = int(model_cfg["n_embd"])
-    n_head = int(model_cfg["n_head"])
+    """A LlamaConfig of the ``model:`` settings, sized for ``data``'s vocabulary, which is recorded
+    in it with the other data settings the model depends on (``data``: a data record, such as a
+    dataset summary or a ``data:`` section as the config holds it)."""
+    n_embd = int(settings.n_embd)
+    n_head = int(settings.n_head)
     if n_embd % n_head:
         raise ValueError(f"config key 'model.n_embd' ({n_embd}) must be divisible by model.n_head ({n_head})")
     record = data_record(data)
     return LlamaConfig(
         vocab_size=vocab.get(record["vocabulary"]).size,
         hidden_size=n_embd,
-        intermediate_size=int(model_cfg.get("intermediate_size", 4 * n_embd)),
-        num_hidden_layers=int(model_cfg["n_layer"]),
+        intermediate_size=int(settings.intermediate_size),
+        num_hidden_layers=int(settings.n_layer),
         num_attention_heads=n_head,
         num_key_value_heads=n_head,
         max_position_embeddings=max_positions,
-        attention_dropout=float(model_cfg.get("dropout", 0.0)),
+        attention_dropout=float(settings.dropout),
         rms_norm_eps=1e-5,
         tie_word_embeddings=True,
         bos_token_id=tokens.BOS,
@@ -59,13 +61,13 @@ def model_config(
 
 
 def build_model(
-    model_cfg: Mapping[str, Any], seed: int | None = None, data: Mapping[str, Any] | None = None
+    settings: ModelSettings, seed: int | None = None, data: Mapping[str, Any] | None = None
 ) -> LlamaForCausalLM:
     """A freshly initialised model for ``data``'s vocabulary (seeded when ``seed`` is given)."""
     if seed is not None:
         torch.manual_seed(seed)
-    model = LlamaForCausalLM(model_config(model_cfg, data))
-    if model_cfg.get("note_embeddings") == "pitch_class":
+    model = LlamaForCausalLM(model_config(settings, data))
+    if settings.note_embeddings == "pitch_class":
         pitch_class_embeddings(model)
     return model
 

@@ -6,6 +6,7 @@ honest estimate, written beside the sweep score in best.json.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -48,7 +49,7 @@ def sweep_seeds(metrics_json: str | Path) -> set[int]:
 
 
 def revalidate(
-    config: Mapping[str, Any],
+    settings: Settings,
     selection: Mapping[str, Any],
     adapter_dir: str | Path,
     pieces_tsv: str | Path,
@@ -58,11 +59,11 @@ def revalidate(
     samples_dir: str | Path,
     jsonl_path: str | Path,
 ) -> dict[str, Any]:
-    """Generate ``num_samples`` per test piece from the winner (``config`` resolved with its
+    """Generate ``num_samples`` per test piece from the winner (``settings`` resolved with its
     wildcards) on new seeds and return its metrics.json content (plus ``seeds``, ``num_samples``)."""
-    s = Settings.from_config(config)
-    gen_cfg = {**config["generate"], "num_samples": int(num_samples), "seed": reval_seed(s.generate.seed)}
-    lines = run_generate(adapter_dir, pieces_tsv, samples_dir, jsonl_path, gen_cfg, config["data"])
+    s = settings
+    generate = dataclasses.replace(s.generate, num_samples=int(num_samples), seed=reval_seed(s.generate.seed))
+    lines = run_generate(adapter_dir, pieces_tsv, samples_dir, jsonl_path, generate, s.data)
     drop_timings(jsonl_path)
     seeds = sorted({int(line["seed"]) for line in lines})
     reused = set(seeds) & sweep_seeds(sweep_metrics_json)
@@ -75,7 +76,7 @@ def revalidate(
         params=selection["params"],
         split_pitch=s.data.split_pitch,
         threshold_ms=float(s.evaluate.dead_air_threshold_ms),
-        prov=evaluate.provenance(evaluate.candidate_hash(config)),
+        prov=evaluate.provenance(s.candidate_hash()),
     )
     result["candidate"] = selection["candidate"]
     result["num_samples"] = len(lines)

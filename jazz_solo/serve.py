@@ -27,6 +27,7 @@ import torch
 from . import tokens as T
 from .generate import GenSettings, SoloGenerator, StepCallback, conditioning_part, generate_piece
 from .midi_io import MidiError, load_notes, split_roles, write_midi
+from .settings import Settings
 from .tokens import Note
 from .vocab import VOCABULARIES
 
@@ -132,13 +133,17 @@ class Engine:
         self.lock = threading.Lock()
 
     @classmethod
-    def load(cls, bundle_dir: str | Path | None = None, adapter_dir: str | Path | None = None) -> "Engine":
-        """From ``bundle_dir`` (bundle.json + adapter/) or a bare ``adapter_dir`` (config.yaml defaults)."""
-        from .config import load_config
+    def load(
+        cls, bundle_dir: str | Path | None = None, adapter_dir: str | Path | None = None, settings: Settings | None = None
+    ) -> "Engine":
+        """From ``bundle_dir`` (bundle.json + adapter/) or a bare ``adapter_dir``; what the bundle
+        does not record comes from ``settings`` (default: config.yaml's)."""
         from .artifacts import verify_adapter, verify_base
+        from .config import load_config
         from .model import MUST_MATCH, adapter_base_dir, load_for_inference, recorded_data
 
-        config = load_config()
+        settings = settings or Settings.from_config(load_config())
+        data, generate = settings.data, settings.generate
         info: dict[str, Any] = {}
         if adapter_dir is None:
             bundle_dir = Path(bundle_dir or "results/best")
@@ -149,18 +154,17 @@ class Engine:
                 info = json.loads(bundle_json.read_text())
             except (OSError, UnicodeDecodeError, json.JSONDecodeError):
                 raise ValueError(f"{bundle_json}: unreadable or truncated (export the bundle again)") from None
-            config["data"].update(info.get("data", {}))
-            config["generate"].update(info.get("generate", {}))
+            data, generate = data.updated(info.get("data", {})), generate.updated(info.get("generate", {}))
             adapter_dir = bundle_dir / info.get("paths", {}).get("adapter", "adapter")
         verify_adapter(adapter_dir)  # truncated weights: one line naming the file, not a SafetensorError
         verify_base(adapter_base_dir(adapter_dir))
         model = load_for_inference(adapter_dir, device="cpu")
         # The model's own data settings win over config.yaml's defaults (a bundle records the same).
-        config["data"].update({k: v for k, v in recorded_data(model).items() if k in MUST_MATCH})
+        data = data.updated({k: v for k, v in recorded_data(model).items() if k in MUST_MATCH})
         params = sum(p.numel() for p in model.parameters())
         info = {"adapter": str(adapter_dir), "parameters": params, "candidate": info.get("candidate"),
-                "vocabulary": config["data"]["vocabulary"], "sequence": config["data"].get("sequence", "windowed")}
-        return cls(model, GenSettings.from_config(config), int(config["data"]["split_pitch"]), str(adapter_dir), info)
+                "vocabulary": data.vocabulary, "sequence": data.sequence}
+        return cls(model, GenSettings.of(data, generate), int(data.split_pitch), str(adapter_dir), info)
 
     @property
     def causal(self) -> bool:

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from .batching import batches_per_epoch, collate, epoch_batches, subset
 from .config import config_hash
 from .evaluation_nll import autocast, chance_nll, lead_loss_sum, mean_nll
-from .settings import TrainSettings
+from .settings import ModelSettings, TrainSettings
 from .windows import WindowSet
 
 log = logging.getLogger(__name__)
@@ -321,8 +321,8 @@ def dataset_settings(npz: str | Path) -> dict[str, Any]:
 def pretrain(
     train_npz: str | Path,
     val_npz: str | Path,
-    model_cfg: Mapping[str, Any],
-    train_cfg: Mapping[str, Any],
+    model_settings: ModelSettings,
+    train: TrainSettings,
     seed: int,
     model_dir: str | Path,
     log_csv: str | Path,
@@ -341,11 +341,10 @@ def pretrain(
     device = torch.device(device) if device is not None else pick_device()
     train_set, val_set = WindowSet.load(train_npz), WindowSet.load(val_npz)
     data = data_record(dataset_settings(train_npz))
-    model = build_model(model_cfg, seed, data).to(device)
+    model = build_model(model_settings, seed, data).to(device)
     checkpoint_dir = Path(model_dir).parent / "checkpoint"
-    fingerprint = config_hash({"model": dict(model_cfg), "data": data})
-    result = fit(model, train_set, val_set, TrainSettings.from_config(train_cfg), seed,
-                 checkpoint_dir, fingerprint, desc="pretrain", on_step=on_step)
+    fingerprint = config_hash({"model": model_settings.shape(), "data": data})
+    result = fit(model, train_set, val_set, train, seed, checkpoint_dir, fingerprint, desc="pretrain", on_step=on_step)
     save_base(model.to("cpu"), model_dir)
     write_log(result.rows, log_csv)
     loss_curve(result.rows, plot_png, title=f"pretrain (best val {result.best_val:.3f} @ step {result.best_step})",

@@ -1,6 +1,8 @@
 # Shared by the rules, one section per stage: the validated config and its typed settings
 # (jazz_solo/settings.py), load-time checks and every input/params function; paths come from
 # jazz_solo/paths.py. No rules in this file, only functions (`snakemake --lint`).
+# A rule's params are the settings its outputs depend on, so that changing one reruns it; the
+# scripts read the same values typed, from the job's settings (workflow_scripts/_common.py).
 import json
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from jazz_solo import paths, sweep
 from jazz_solo.config import ConfigError, merged_config, validate_config
 from jazz_solo.ingest import expand_entry
 from jazz_solo.model import check_data, recorded_base_data
-from jazz_solo.settings import Settings
+from jazz_solo.settings import CANDIDATE_SECTIONS, Settings
 
 # ---- config --------------------------------------------------------------------------------
 # `--configfile X.yaml` makes snakemake skip the Snakefile's config.yaml: merge X over config.yaml
@@ -106,7 +108,9 @@ if BASE_CHECKPOINT and not Path(BASE_CHECKPOINT, "config.json").is_file():
 if BASE_CHECKPOINT:
     try:  # its vocabulary and split pitch must be the data's: one line now, not a failed job later
         check_data(
-            recorded_base_data(BASE_CHECKPOINT), config["data"], f"config key 'model.checkpoint' {BASE_CHECKPOINT}"
+            recorded_base_data(BASE_CHECKPOINT),
+            SETTINGS.data.as_config(),
+            f"config key 'model.checkpoint' {BASE_CHECKPOINT}",
         )
     except ValueError as err:
         sys.exit(f"jazz-solo: {err}")
@@ -166,9 +170,10 @@ def winner_inputs(wildcards):
 
 
 def candidate_sections():
-    """The config sections a candidate's settings are resolved from (not `sweep:` itself, whose
-    edits must only add or remove candidates, never rerun the kept ones, nor `select:`)."""
-    return {key: config[key] for key in ("seed", "data", "model", "pretrain", "lora", "generate", "evaluate")}
+    """The config sections a candidate's settings are resolved from (settings.CANDIDATE_SECTIONS:
+    not `sweep:` itself, whose edits must only add or remove candidates, never rerun the kept ones,
+    nor `select:`)."""
+    return {key: config[key] for key in CANDIDATE_SECTIONS}
 
 
 def synth_status():

@@ -14,9 +14,10 @@ from jazz_solo import calibration, copycheck, evaluate, honesty, leaderboard, sw
 from jazz_solo.config import ConfigError, deep_merge, load_config, validate_config
 from jazz_solo.lora import save_adapter, wrap
 from jazz_solo.model import build_model, save_base
+from jazz_solo.settings import LoraSettings, ModelSettings, Settings
 from jazz_solo.tokens import Note
 
-TINY_MODEL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64, "dropout": 0.0}
+TINY_MODEL = ModelSettings.from_config({"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64, "dropout": 0.0})
 
 
 def melody(n: int, seed: int, start: float = 0.0) -> list[Note]:
@@ -109,8 +110,8 @@ def test_calibration_rows_order_real_corpus_random(tmp_path, make_midi):
 
 
 def adapter(tmp_path, name: str, base_dir, nonzero: bool) -> tuple:
-    model = wrap(build_model(TINY_MODEL, seed=0), {"r": 2, "alpha": 4, "dropout": 0.0,
-                                                   "target_modules": ["q_proj", "v_proj"]}, seed=0)
+    lora = LoraSettings.from_config({"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})
+    model = wrap(build_model(TINY_MODEL, seed=0), lora, seed=0)
     if nonzero:
         with torch.no_grad():
             for n, p in model.named_parameters():
@@ -181,7 +182,7 @@ def test_all_linear_target_modules_in_config_sweep_and_peft():
     combos = sweep.combinations(swept, "train")
     assert list(dict.fromkeys(c["lora_target_modules"] for c in combos)) == ["q_proj+v_proj", "all-linear"]
     assert "/lora_target_modules~all-linear" in sweep.instance("train", combos[1])  # a short path name
-    lora_cfg = sweep.resolve(swept, combos[1])["lora"]
-    model = wrap(build_model(TINY_MODEL, seed=0), lora_cfg, seed=0)
+    lora = Settings.from_config(sweep.resolve(swept, combos[1])).lora
+    model = wrap(build_model(TINY_MODEL, seed=0), lora, seed=0)
     wrapped = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in model.named_parameters() if "lora_A" in n}
     assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= wrapped

@@ -2,6 +2,8 @@
 exact round trip and lead mask, training labels, arrival simulated in chunks, restarts, refusals."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -15,12 +17,13 @@ from jazz_solo.dataset import piece_examples
 from jazz_solo.generate import GenSettings, settings_for_model
 from jazz_solo.midi_io import load_notes, split_roles
 from jazz_solo.model import build_model
+from jazz_solo.settings import ModelSettings, Settings
 from jazz_solo.windows import WindowSet
 
 from conftest import comping_and_lead
 from tiny_jazz import jazz_piece
 
-TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}
+TINY = ModelSettings.from_config({"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64})
 CAUSAL_DATA = {"vocabulary": "duration", "sequence": "causal", "split_pitch": 60, "max_sequence": 128}
 SETTINGS = GenSettings.defaults(vocabulary="duration", sequence="causal", split_pitch=60, top_p=0.95, continuity_seconds=0.0)
 
@@ -69,7 +72,7 @@ def test_events_of_one_tick_put_the_comping_first():
 
 
 def test_causal_windows_label_only_the_lead(make_midi):
-    cfg = {**load_config()["data"], "sequence": "causal", "transpose": [0, 0]}
+    cfg = dataclasses.replace(Settings.from_config(load_config()).data, sequence="causal", transpose=[0, 0])
     path = make_midi(seconds=20.0)
     result = piece_examples(load_notes(path), 20.0, "train", cfg)
     assert result.windows > 0 and result.lead_mask is not None

@@ -9,12 +9,13 @@ import torch
 
 from jazz_solo.evaluation_nll import autocast
 from jazz_solo.model import build_model, pick_device
+from jazz_solo.settings import ModelSettings
 
 pytestmark = [
     pytest.mark.cuda,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch"),
 ]
-SMALL = {"n_layer": 2, "n_embd": 64, "n_head": 4, "intermediate_size": 128}
+SMALL = ModelSettings.from_config({"n_layer": 2, "n_embd": 64, "n_head": 4, "intermediate_size": 128})
 
 
 def batch(vocab: int, rows: int = 4, length: int = 64) -> torch.Tensor:

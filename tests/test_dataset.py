@@ -16,12 +16,13 @@ from jazz_solo.config import PROJECT_ROOT, load_config
 from jazz_solo.dataset import build_dataset, piece_examples
 from jazz_solo.ingest import ingest, read_pieces
 from jazz_solo.midi_io import write_midi
+from jazz_solo.settings import Settings
 from jazz_solo.tokens import Note
 from jazz_solo.windows import WindowSet, excerpt, excerpt_starts
 
 from conftest import comping_and_lead
 
-DATA = load_config()["data"]
+DATA = Settings.from_config(load_config()).data
 RATIOS = {"train": 0.6, "val": 0.2, "test": 0.2}
 SETS = [f"{source}_{split}" for source in ("corpus", "target") for split in ("train", "val", "test")]
 
@@ -55,7 +56,7 @@ def test_no_leakage_and_transpositions_on_train_only(dataset):
             assert owner.setdefault(row["piece_id"], split) == split  # a piece lives in one split only
         shifts = {int(r["transpose"]) for r in index}
         if split == "train":
-            assert shifts == set(range(DATA["transpose"][0], DATA["transpose"][1] + 1))
+            assert shifts == set(range(DATA.transpose[0], DATA.transpose[1] + 1))
         else:
             assert shifts <= {0}
     pieces = read_pieces(dataset / "pieces.tsv")
@@ -72,11 +73,11 @@ def test_examples_are_bos_cond_sep_lead_eos(dataset):
         seq = ws[i].tolist()
         sep = int(ws.sep_pos[i])
         assert seq[0] == tokens.BOS and seq[sep] == tokens.SEP and seq[-1] == tokens.EOS
-        assert sep - 1 == min(int(row["cond_tokens"]), DATA["max_cond_tokens"])
+        assert sep - 1 == min(int(row["cond_tokens"]), DATA.max_cond_tokens)
         assert len(seq) == int(row["length"])
-        lead = tokens.decode_tokens(seq[sep + 1 :], end=DATA["window_seconds"])
-        assert lead and min(n.pitch for n in lead) > DATA["split_pitch"]
-        assert max(n.pitch for n in tokens.decode_tokens(seq[1:sep])) <= DATA["split_pitch"]
+        lead = tokens.decode_tokens(seq[sep + 1 :], end=DATA.window_seconds)
+        assert lead and min(n.pitch for n in lead) > DATA.split_pitch
+        assert max(n.pitch for n in tokens.decode_tokens(seq[1:sep])) <= DATA.split_pitch
 
 
 def test_summary_counts_match_files(dataset):

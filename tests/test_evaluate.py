@@ -17,6 +17,7 @@ from jazz_solo import evaluate, metrics, sweep
 from jazz_solo.__main__ import main
 from jazz_solo.config import load_config
 from jazz_solo.midi_io import MidiError, load_notes, split_roles, write_midi
+from jazz_solo.settings import Settings
 from jazz_solo.tokens import Note
 
 GRAMMAR = {"orphan_note_off": 0, "duplicate_note_on": 1, "unclosed": 0, "misplaced_special": 0}
@@ -106,7 +107,7 @@ def test_evaluate_samples_metrics_json(tmp_path):
     jsonl = write_samples(gen)
     pieces = [(f"p{i}", str(gen / "samples" / f"p{i}_s0.mid")) for i in range(2)]
     ref = evaluate.build_reference(pieces, 60, None, 180)
-    prov = evaluate.provenance(evaluate.candidate_hash(load_config()))
+    prov = evaluate.provenance(Settings.from_config(load_config()).candidate_hash())
     result = evaluate.evaluate_samples(jsonl, gen / "samples", ref, {"temperature": "0.9"}, 60, 180, prov)
     assert set(result) >= {"params", "summary", "files", "reference", "realism_distance", "status", "provenance"}
     assert result["status"] == "ok" and result["params"] == {"temperature": "0.9"}

@@ -2,6 +2,7 @@
 mask does most of the work): no lost notes, reproducible bytes, continuity timing, CLI and rule."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -25,11 +26,12 @@ from jazz_solo.lora import save_adapter
 from jazz_solo.midi_io import split_roles, write_midi
 from jazz_solo.model import build_model, load_for_inference, save_base
 from jazz_solo.sampling import sample_seed
+from jazz_solo.settings import ModelSettings, Settings
 from jazz_solo.tokens import Note
 
 from conftest import PROJECT_ROOT, comping_and_lead
 
-TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}
+TINY = ModelSettings.from_config({"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64})
 
 
 def gen_settings(**changes) -> GenSettings:
@@ -203,18 +205,18 @@ def pieces_table(tmp_path: Path, make_midi) -> Path:
 
 
 def test_run_generate_same_seed_same_bytes(adapter, tmp_path, make_midi):
-    config = load_config()
-    gen = {**config["generate"], "num_pieces": 5, "num_samples": 2, "max_seconds": 9.0, "max_new_tokens": 100}
-    data = {**config["data"], "window_seconds": 4.0}
+    s = Settings.from_config(load_config())
+    gen = dataclasses.replace(s.generate, num_pieces=5, num_samples=2, max_seconds=9.0, max_new_tokens=100)
+    data = dataclasses.replace(s.data, window_seconds=4.0)
     pieces = pieces_table(tmp_path, make_midi)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         lines = run_generate(adapter, pieces, tmp_path / "a", tmp_path / "a.jsonl", gen, data, device="cpu")
     assert not [w for w in caught if "past_key_values" in str(w.message)]  # the KV cache kwarg is current
     run_generate(adapter, pieces, tmp_path / "b", tmp_path / "b.jsonl", gen, data, device="cpu")
-    run_generate(adapter, pieces, tmp_path / "c", tmp_path / "c.jsonl", {**gen, "seed": 8}, data, device="cpu")
+    run_generate(adapter, pieces, tmp_path / "c", tmp_path / "c.jsonl", dataclasses.replace(gen, seed=8), data, device="cpu")
     assert [(r["piece_id"], r["sample"]) for r in lines] == [("p0", 0), ("p0", 1), ("p3", 0), ("p3", 1)]
-    assert [r["seed"] for r in lines] == [sample_seed(gen["seed"], p, k) for p in (0, 1) for k in (0, 1)]
+    assert [r["seed"] for r in lines] == [sample_seed(gen.seed, p, k) for p in (0, 1) for k in (0, 1)]
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(f"p{p}_s{k}{ext}" for p in (0, 3) for k in (0, 1) for ext in (".mid", ".solo.mid"))
     for name in names:

@@ -2,6 +2,7 @@
 several layers, base save/load, adapter loading."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -23,19 +24,20 @@ from jazz_solo.model import (
     recorded_data,
     save_base,
 )
+from jazz_solo.settings import LoraSettings, ModelSettings
 
-TINY = {"n_layer": 2, "n_embd": 32, "n_head": 4, "intermediate_size": 64, "dropout": 0.0}
-LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+TINY = ModelSettings.from_config({"n_layer": 2, "n_embd": 32, "n_head": 4, "intermediate_size": 64, "dropout": 0.0})
+LORA = LoraSettings.from_config({"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})
 
 
 def test_config_sizes_and_vocabulary():
-    cfg = model_config({**TINY, "n_layer": 3})
+    cfg = model_config(dataclasses.replace(TINY, n_layer=3))
     assert cfg.vocab_size == durations.VOCAB_SIZE == 537  # the default: duration vocabulary
     assert model_config(TINY, {"vocabulary": "performance"}).vocab_size == tokens.VOCAB_SIZE == 392
     assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads) == (3, 32, 4)
     assert cfg.tie_word_embeddings and cfg.pad_token_id == tokens.PAD
     with pytest.raises(ValueError, match="model.n_embd"):
-        model_config({**TINY, "n_embd": 30})
+        model_config(dataclasses.replace(TINY, n_embd=30))
 
 
 def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
@@ -70,7 +72,7 @@ def test_data_settings_are_recorded_and_a_mismatch_is_refused(tmp_path):
 
 def test_pitch_class_embeddings_relate_octaves_and_keep_the_rest():
     plain = build_model(TINY, seed=0)
-    model = build_model({**TINY, "note_embeddings": "pitch_class"}, seed=0)
+    model = build_model(dataclasses.replace(TINY, note_embeddings="pitch_class"), seed=0)
     w = model.get_input_embeddings().weight.detach()
     cos = torch.nn.functional.cosine_similarity
 
@@ -86,7 +88,7 @@ def test_pitch_class_embeddings_relate_octaves_and_keep_the_rest():
     assert torch.equal(model.model.layers[0].mlp.up_proj.weight, plain.model.layers[0].mlp.up_proj.weight)
     assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     # seeded: the same model twice
-    again = build_model({**TINY, "note_embeddings": "pitch_class"}, seed=0).get_input_embeddings().weight
+    again = build_model(dataclasses.replace(TINY, note_embeddings="pitch_class"), seed=0).get_input_embeddings().weight
     assert torch.equal(w, again.detach())
 
 
@@ -145,4 +147,4 @@ def test_adapter_records_base_relative_and_loads_for_inference(tmp_path):
 
 def test_unknown_lora_target_module_is_a_config_error():
     with pytest.raises(ValueError, match="lora.target_modules"):
-        wrap(build_model(TINY, seed=0), {**LORA, "target_modules": ["no_such_proj"]}, seed=0)
+        wrap(build_model(TINY, seed=0), dataclasses.replace(LORA, target_modules=["no_such_proj"]), seed=0)

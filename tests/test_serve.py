@@ -4,6 +4,7 @@ session's continuity and pruning on a real tiny model."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -20,7 +21,9 @@ from jazz_solo.serve import (
     resolve_inside,
 )
 
+from jazz_solo.config import load_config
 from jazz_solo.midi_io import split_roles
+from jazz_solo.settings import Settings
 
 from conftest import PROJECT_ROOT, comping_and_lead
 from test_generate import make_adapter  # the shared tiny base + LoRA adapter
@@ -224,6 +227,17 @@ def test_cli_refusals_are_one_line(tmp_path, capsys):
     assert "both --midi-in and --midi-out" in capsys.readouterr().err
     assert cli_main(["serve", "--bundle", str(tmp_path), "--http", "--port", "0"]) == 2
     assert "--port" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("generate: {top_p: 2.0}\n")
+    assert cli_main(["serve", "--bundle", str(tmp_path), "--config", str(tmp_path / "bad.yaml")]) == 2
+    assert "generate.top_p" in capsys.readouterr().err  # the override is validated before any model loads
+
+
+def test_engine_takes_the_defaults_the_model_does_not_record_from_the_settings(adapter):
+    s = Settings.from_config(load_config())
+    engine = Engine.load(adapter_dir=adapter, settings=dataclasses.replace(
+        s, generate=s.generate.updated({"temperature": 0.5}), data=s.data.updated({"split_pitch": 64})))
+    assert engine.settings.temperature == 0.5
+    assert engine.split_pitch == 60  # recorded by the model: it wins over the settings'
 
 
 # --- the recorded MCP stream session (issue 14: behaviour unchanged across refactors) -------------
@@ -246,22 +260,22 @@ UPDATE_GOLDEN = "JAZZ_SOLO_UPDATE_GOLDEN"
 def tiny_bundle(root: Path) -> Path:
     """An exported-bundle folder (bundle.json, adapter/ over base_model/) of tests/configs/tiny.yaml,
     with seeded weights: the base from build_model's seed, a LoRA adapter with seeded non-zero B."""
-    from jazz_solo.config import load_config
     from jazz_solo.export import bundle
     from jazz_solo.lora import save_adapter, wrap
     from jazz_solo.model import build_model, save_base
 
     config = load_config(PROJECT_ROOT / "tests" / "configs" / "tiny.yaml")
-    base = build_model(config["model"], seed=11, data=config["data"])
+    settings = Settings.from_config(config)
+    base = build_model(settings.model, seed=11, data=config["data"])
     save_base(base, root / "base_model")
-    adapter = wrap(base, {**config["lora"], "r": 2}, seed=12)
+    adapter = wrap(base, dataclasses.replace(settings.lora, r=2), seed=12)
     gen = torch.Generator().manual_seed(13)
     with torch.no_grad():
         for name, p in sorted(adapter.named_parameters()):
             if "lora_B" in name:
                 p.copy_(0.5 * torch.randn(p.shape, generator=gen))
     save_adapter(adapter, root / "adapter", root / "base_model")
-    (root / "bundle.json").write_text(json.dumps(bundle(config, {"candidate": "tiny"}), indent=2, sort_keys=True))
+    (root / "bundle.json").write_text(json.dumps(bundle(settings, {"candidate": "tiny"}), indent=2, sort_keys=True))
     return root
 
 

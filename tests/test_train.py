@@ -6,6 +6,7 @@ measurable learning on held-out pieces.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -22,6 +23,7 @@ from jazz_solo.evaluation_nll import chance_nll, lead_loss_sum, mean_nll
 from jazz_solo.lora import train_lora
 from jazz_solo.midi_io import split_roles
 from jazz_solo.model import adapter_base_dir, build_model, load_for_inference
+from jazz_solo.settings import LoraSettings, ModelSettings, TrainSettings
 from jazz_solo.tokens import Note
 from jazz_solo.train import TrainingDiverged, lr_factor, pretrain, read_log
 from jazz_solo.windows import WindowSet, build_example, encode_window, window_starts
@@ -30,11 +32,11 @@ from png_checks import assert_figure
 
 # style -> (right-hand pitch set, note spacing in seconds)
 STYLES = {"a": ([64, 65, 67, 69, 71, 72, 74, 76], 0.25), "b": ([61, 63, 66, 68, 70, 73, 75, 78], 1 / 3)}
-TINY_MODEL = {"n_layer": 1, "n_embd": 64, "n_head": 2, "intermediate_size": 128, "dropout": 0.1}
-PRETRAIN = {"max_steps": 30, "batch_size": 8, "lr": 5e-3, "warmup_steps": 4, "eval_every": 10,
-            "checkpoint_every": 2, "patience": 3, "grad_clip": 1.0, "weight_decay": 0.01}
-LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "lr": 5e-3, "target_modules": ["q_proj", "v_proj", "up_proj", "down_proj"],
-        "max_steps": 30, "batch_size": 8, "warmup_steps": 3, "eval_every": 10, "checkpoint_every": 10, "patience": 3}
+TINY_MODEL = ModelSettings.from_config({"n_layer": 1, "n_embd": 64, "n_head": 2, "intermediate_size": 128, "dropout": 0.1})
+PRETRAIN = TrainSettings.from_config({"max_steps": 30, "batch_size": 8, "lr": 5e-3, "warmup_steps": 4, "eval_every": 10,
+            "checkpoint_every": 2, "patience": 3, "grad_clip": 1.0, "weight_decay": 0.01})
+LORA = LoraSettings.from_config({"r": 8, "alpha": 16, "dropout": 0.0, "lr": 5e-3, "target_modules": ["q_proj", "v_proj", "up_proj", "down_proj"],
+        "max_steps": 30, "batch_size": 8, "warmup_steps": 3, "eval_every": 10, "checkpoint_every": 10, "patience": 3})
 
 
 def synthetic_piece(style: str, seconds: float, seed: int) -> list[Note]:
@@ -142,7 +144,7 @@ def test_lr_warms_up_then_decays_by_cosine():
 
 def test_pretrain_learns_and_writes_outputs(base):
     rows = read_log(base / "train_log.csv")
-    assert [r["step"] for r in rows] == list(range(PRETRAIN["max_steps"] + 1))
+    assert [r["step"] for r in rows] == list(range(PRETRAIN.max_steps + 1))
     assert set(rows[0]) == {"step", "train_loss", "val_loss", "lr", "tokens_per_s"}
     vals = [r["val_loss"] for r in rows if r["val_loss"] is not None]
     assert vals[0] > chance_nll(392) - 0.5 and min(vals) < 2.5  # from ~chance to far below it
@@ -175,7 +177,7 @@ def test_killed_run_resumes_from_checkpoint_exactly(data, base, tmp_path):
     result = run_pretrain(data, tmp_path)
     assert result.resumed_from == 4
     rows = read_log(tmp_path / "train_log.csv")
-    assert [r["step"] for r in rows] == list(range(PRETRAIN["max_steps"] + 1))  # no gap, no repeat
+    assert [r["step"] for r in rows] == list(range(PRETRAIN.max_steps + 1))  # no gap, no repeat
     # dropout is on (0.1), so this also checks that the RNG state was restored
     a, b = load_file(base / "model" / "model.safetensors"), load_file(tmp_path / "model" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -186,10 +188,10 @@ def test_checkpoint_of_another_config_is_ignored(data, tmp_path):
         if step == 3:
             raise Killed
 
-    short = {**PRETRAIN, "max_steps": 6}
+    short = dataclasses.replace(PRETRAIN, max_steps=6)
     with pytest.raises(Killed):
         run_pretrain(data, tmp_path, settings=short, on_step=kill_at_3)
-    result = run_pretrain(data, tmp_path, settings={**short, "lr": 1e-3})
+    result = run_pretrain(data, tmp_path, settings=dataclasses.replace(short, lr=1e-3))
     assert result.resumed_from == 0
 
 
@@ -226,7 +228,7 @@ def test_adapter_beats_base_on_its_target_and_loads(data, base, tmp_path):
 
 def test_diverging_lora_stops_with_clear_error_and_writes_nothing(data, base, tmp_path):
     with pytest.raises(TrainingDiverged, match="diverged; lower the lr"):
-        train_lora(base / "model", data["b_train"], data["b_val"], {**LORA, "lr": 1e30, "warmup_steps": 0}, 7,
+        train_lora(base / "model", data["b_train"], data["b_val"], dataclasses.replace(LORA, lr=1e30, warmup_steps=0), 7,
                    tmp_path / "adapter", tmp_path / "train_log.csv", tmp_path / "loss.png", tmp_path / "eval.json",
                    device="cpu")
     assert not (tmp_path / "adapter").exists() and not (tmp_path / "eval.json").exists()
@@ -261,7 +263,7 @@ def test_listening_gain_sees_a_model_that_follows_its_comping(one_torch_thread):
         assert np.array_equal(after[:sep][pitch] % 128, before[:sep][pitch] % 128 + 1)
         assert np.array_equal(after[:sep][~pitch], before[:sep][~pitch])
 
-    model = build_model({"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64},
+    model = build_model(ModelSettings.from_config({"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}),
                         seed=0, data={"vocabulary": "duration"})
     untrained = listening_gain(model, ws)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)

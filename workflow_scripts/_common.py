@@ -49,15 +49,17 @@ class Job:
 
     def winner(self) -> dict[str, Any]:
         """What the rules after select_best start from (their ``unpack(winner_inputs)``): the
-        winner's ``config`` (``params.sections`` with its wildcards written in), its ``selection``
+        winner's ``settings`` (``params.sections`` with its wildcards written in), its ``selection``
         (selection.json), its ``adapter_dir`` and the ``pieces_tsv``."""
         import json
 
         from jazz_solo import sweep
+        from jazz_solo.settings import Settings
 
         smk = self.snakemake
         selection = json.loads(Path(smk.input.selection).read_text())
-        return {"config": sweep.resolve(smk.params.sections, selection["params"]), "selection": selection,
+        settings = Settings.from_config(sweep.resolve(smk.params.sections, selection["params"]))
+        return {"settings": settings, "selection": selection,
                 "adapter_dir": smk.input.adapter, "pieces_tsv": smk.input.pieces}
 
     def say(self, message: str) -> None:

@@ -8,9 +8,13 @@ from _common import job
 
 from jazz_solo.lora import save_adapter, wrap
 from jazz_solo.model import load_base
+from jazz_solo.settings import LoraSettings
+
+# The smallest adapter, the same whatever the config says (its B is zero: it changes nothing).
+ZERO_ADAPTER = LoraSettings.from_config({"r": 1, "alpha": 1.0, "dropout": 0.0, "target_modules": ["q_proj"]})
 
 with job(snakemake):
-    model = wrap(load_base(snakemake.input.base), {"r": 1, "alpha": 1.0, "dropout": 0.0, "target_modules": ["q_proj"]}, 0)
+    model = wrap(load_base(snakemake.input.base), ZERO_ADAPTER, 0)
     zero_b = [p for name, p in model.named_parameters() if "lora_B" in name]
     assert zero_b and all(torch.count_nonzero(p) == 0 for p in zero_b), "peft no longer starts LoRA B at zero"
     save_adapter(model, snakemake.output[0], snakemake.input.base)

@@ -7,7 +7,6 @@ from jazz_solo.config import config_hash
 
 with job(snakemake) as run:
     s = run.settings
-    gen, ev = snakemake.params.generate, snakemake.params.evaluate  # the sections as recorded (provenance)
     result = calibration.build_calibration(
         snakemake.input.pieces,
         evaluate.load_reference(snakemake.input.reference),
@@ -20,5 +19,5 @@ with job(snakemake) as run:
         corpus_pieces=s.evaluate.calibration_pieces,
         seed=s.seed,
     )
-    result["provenance"] = evaluate.provenance(config_hash({"generate": gen, "evaluate": ev, "seed": snakemake.params.seed}))
+    result["provenance"] = evaluate.provenance(config_hash(s.as_config("generate", "evaluate", "seed")))
     evaluate.write_json(snakemake.output[0], result)

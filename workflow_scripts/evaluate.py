@@ -4,7 +4,7 @@ import logging
 
 from _common import job
 
-from jazz_solo import calibration, copycheck, evaluate, sweep
+from jazz_solo import calibration, copycheck, evaluate
 
 with job(snakemake, errors=(ValueError,)) as run:  # a broken reference or sample record: one line naming the file
     candidate = dict(snakemake.wildcards)  # the candidate's settings
@@ -16,7 +16,7 @@ with job(snakemake, errors=(ValueError,)) as run:  # a broken reference or sampl
         params=candidate,
         split_pitch=s.data.split_pitch,
         threshold_ms=s.evaluate.dead_air_threshold_ms,
-        prov=evaluate.provenance(evaluate.candidate_hash(sweep.resolve(snakemake.config, candidate))),
+        prov=evaluate.provenance(s.candidate_hash()),
     )
     calibration.add_copy_check(result, copycheck.load_index(snakemake.input.phrases), s.data.split_pitch)
     evaluate.write_json(snakemake.output[0], result)

@@ -7,7 +7,7 @@ from jazz_solo.export import export_best
 
 with job(snakemake) as run:
     record = export_best(
-        run.winner()["config"],
+        run.winner()["settings"],
         snakemake.input.selection,
         snakemake.input.adapter,
         snakemake.input.reval_metrics,

@@ -3,7 +3,7 @@ from _common import job
 
 from jazz_solo.ingest import ingest
 
-with job(snakemake):  # e.g. a corpus of junk only: one line
-    p = snakemake.params
-    ingest(p.corpus, p.target, p.split_ratios, p.seed, snakemake.output.pieces, snakemake.output.quarantine,
-           snakemake.threads)
+with job(snakemake) as run:  # e.g. a corpus of junk only: one line
+    s = run.settings
+    ingest(s.data.corpus, s.data.target, s.data.split_ratios, s.seed, snakemake.output.pieces,
+           snakemake.output.quarantine, snakemake.threads)

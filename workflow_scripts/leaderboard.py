@@ -5,10 +5,9 @@ from _common import job
 
 from jazz_solo import board, leaderboard
 
-with job(snakemake):
-    frame = leaderboard.gather(
-        snakemake.params.candidates, snakemake.input.metrics, snakemake.params.rule, snakemake.params.min_notes
-    )
+with job(snakemake) as run:
+    select = run.settings.select
+    frame = leaderboard.gather(snakemake.params.candidates, snakemake.input.metrics, select.rule, select.min_notes)
     # Honesty flags (adapter gain, identical adapters, copy check) and the calibration rows.
     frame, notes = board.complete(
         frame,

@@ -3,13 +3,14 @@ from _common import ERRORS, job
 
 from jazz_solo.train import TrainingDiverged, pretrain
 
-with job(snakemake, errors=(TrainingDiverged, *ERRORS), torch_threads=True):  # e.g. empty window sets: one line
+with job(snakemake, errors=(TrainingDiverged, *ERRORS), torch_threads=True) as run:  # e.g. empty window sets: one line
+    s = run.settings
     pretrain(
         snakemake.input.train,
         snakemake.input.val,
-        snakemake.params.model,
-        snakemake.params.pretrain,
-        snakemake.params.seed,
+        s.model,
+        s.pretrain,
+        s.seed,
         snakemake.output.model,
         snakemake.output.log_csv,
         snakemake.output.plot,

@@ -11,7 +11,7 @@ with job(snakemake) as run:  # a configured path matching nothing: one line nami
     s = run.settings
     settings = {
         "split_pitch": s.data.split_pitch,
-        "max_seconds": snakemake.params.max_seconds,
+        "max_seconds": s.generate.max_seconds,
         "threshold_ms": s.evaluate.dead_air_threshold_ms,
     }
     named = s.evaluate.reference

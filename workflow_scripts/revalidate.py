@@ -10,7 +10,7 @@ with job(snakemake, torch_threads=True) as run:
         **run.winner(),
         reference_json=snakemake.input.reference,
         sweep_metrics_json=snakemake.input.sweep_metrics,
-        num_samples=snakemake.params.num_samples,
+        num_samples=run.settings.select.num_samples_reval,
         samples_dir=snakemake.output.samples,
         jsonl_path=snakemake.output.jsonl,
     )

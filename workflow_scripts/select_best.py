@@ -5,7 +5,8 @@ from _common import job
 
 from jazz_solo import leaderboard
 
-with job(snakemake):  # no candidate qualifies: one line with every candidate's reason
-    selection = leaderboard.select_from(snakemake.input.tsv, snakemake.params.rule, snakemake.params.min_notes)
+with job(snakemake) as run:  # no candidate qualifies: one line with every candidate's reason
+    select = run.settings.select
+    selection = leaderboard.select_from(snakemake.input.tsv, select.rule, select.min_notes)
     leaderboard.write_json(snakemake.output[0], selection)
     logging.info("best candidate: %s", selection["candidate"])

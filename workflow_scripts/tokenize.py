@@ -5,5 +5,5 @@ from _common import job
 
 from jazz_solo.dataset import tokenize
 
-with job(snakemake):
-    tokenize(snakemake.input.pieces, Path(snakemake.output.summary).parent, snakemake.params.data, snakemake.threads)
+with job(snakemake) as run:
+    tokenize(snakemake.input.pieces, Path(snakemake.output.summary).parent, run.settings.data, snakemake.threads)

@@ -4,13 +4,14 @@ from _common import ERRORS, job
 from jazz_solo.lora import train_lora
 from jazz_solo.train import TrainingDiverged
 
-with job(snakemake, errors=(TrainingDiverged, *ERRORS), torch_threads=True):
+with job(snakemake, errors=(TrainingDiverged, *ERRORS), torch_threads=True) as run:
+    s = run.settings
     train_lora(
         snakemake.input.base,
         snakemake.input.train,
         snakemake.input.val,
-        snakemake.params.lora,
-        snakemake.params.seed,
+        s.lora,
+        s.seed,
         snakemake.output.adapter,
         snakemake.output.log_csv,
         snakemake.output.plot,

@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import cli_checks
 from ..artifacts import verify_adapter, verify_base
 from ..config import load_config, validate_config
+from ..settings import Settings
 from . import add_config, add_output
 
 
@@ -60,12 +61,13 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate import GenSettings, conditioning_part, generate_piece, settings_for_model, write_sample
+    from ..generate import conditioning_part, generate_piece, settings_for_model, write_sample
     from ..midi_io import load_notes
     from ..model import MUST_MATCH, adapter_base_dir, load_for_inference, recorded_base_data
     from ..sampling import sample_seed
 
     _check_flags(args)
+    # Flags are config overrides: written into the config, validated with it, then typed once.
     config = load_config(*args.config)
     gen, data = config["generate"], config["data"]
     for key in ("temperature", "top_p", "top_k", "primer_max_tokens", "continuity_seconds", "num_samples", "seed",
@@ -79,23 +81,24 @@ def run(args: argparse.Namespace) -> int:
     if args.window_seconds is not None:  # the hop only shapes training data; keep the pair valid
         data["hop_seconds"] = min(data["hop_seconds"], args.window_seconds)
     validate_config(config)  # flags go through the schema too: one-line error naming the key
+    s = Settings.from_config(config)
     # the merged values too: a config file's .nan passes the schema's bounds as well
-    cli_checks.number("generate.temperature", gen["temperature"], 0, None, low_inclusive=False)
-    cli_checks.number("generate.top_p", gen["top_p"], 0, 1, low_inclusive=False)
-    cli_checks.number("generate.num_samples", gen["num_samples"], 1, cli_checks.MAX_NUM_SAMPLES)
-    cli_checks.number("generate.max_seconds", gen["max_seconds"], 0, None, low_inclusive=False)
-    settings = GenSettings.from_config(config)
+    cli_checks.number("generate.temperature", s.generate.temperature, 0, None, low_inclusive=False)
+    cli_checks.number("generate.top_p", s.generate.top_p, 0, 1, low_inclusive=False)
+    cli_checks.number("generate.num_samples", s.generate.num_samples, 1, cli_checks.MAX_NUM_SAMPLES)
+    cli_checks.number("generate.max_seconds", s.generate.max_seconds, 0, None, low_inclusive=False)
     verify_adapter(args.adapter)  # a truncated safetensors file: one line, not a SafetensorError traceback
     verify_base(base_dir)
     device = cli_checks.device(args.device)
 
-    cond, seconds = conditioning_part(load_notes(args.conditioning), data["split_pitch"], gen["max_seconds"])
+    split_pitch, max_seconds = s.data.split_pitch, s.generate.max_seconds
+    cond, seconds = conditioning_part(load_notes(args.conditioning), split_pitch, max_seconds)
     if not cond:
-        within = f" in the first {gen['max_seconds']:g} s" if gen["max_seconds"] else ""  # e.g. a long silent intro
-        raise ValueError(f"{args.conditioning}: no notes <= split pitch {data['split_pitch']}{within} to condition on")
+        within = f" in the first {max_seconds:g} s" if max_seconds else ""  # e.g. a long silent intro
+        raise ValueError(f"{args.conditioning}: no notes <= split pitch {split_pitch}{within} to condition on")
     model = load_for_inference(args.adapter, base_dir=args.base, device=device)
-    seeds = [sample_seed(gen["seed"], 0, k) for k in range(gen["num_samples"])]
-    settings = settings_for_model(settings, model, args.adapter)
+    seeds = [sample_seed(s.generate.seed, 0, k) for k in range(s.generate.num_samples)]
+    settings = settings_for_model(s.gen, model, args.adapter)
     result = generate_piece(model, cond, seconds, settings, seeds)
     out = args.output if args.output.suffix else args.output.with_suffix(".mid")
     for k, solo in enumerate(result.solos):

@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+from . import add_config
+
 log = logging.getLogger("jazz_solo.live")
 
 
@@ -33,13 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=None, help="live mode: stop after this long (default: until Ctrl-C)")
     p.add_argument("--seed", type=int, default=0, help="live mode: sampling seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for the small model)")
+    add_config(p)  # what the bundle does not record (a bare --adapter: all generation settings)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..config import load_config
     from ..serve import Engine
+    from ..settings import Settings
 
     # stdout is the MCP channel in stdio mode: logs go to stderr only.
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         if args.chunk_seconds is not None and not 0 < args.chunk_seconds <= 60:
             raise ValueError(f"--chunk-seconds must be in (0, 60], got {args.chunk_seconds}")
         backend = midi_backend(args.midi_backend)  # fail before loading the model
-    engine = Engine.load(None if args.adapter else args.bundle, args.adapter)
+    settings = Settings.from_config(load_config(*args.config))  # a bad override: one line, before the model loads
+    engine = Engine.load(None if args.adapter else args.bundle, args.adapter, settings)
     if live_mode:
         return live(engine, backend, args)
     from ..mcp_server import run_server
