@@ -45,3 +45,26 @@ def test_bad_config_fails_with_one_line_naming_the_key(tmp_path, override, key):
 def test_lint_is_clean():
     proc = subprocess.run([*SNAKEMAKE, "--lint"], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 0 and "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+# Commands that write a file or folder; serve writes nothing (it answers on stdio, HTTP or MIDI ports).
+WRITERS = {"evaluate", "generate", "leaderboard", "render"}
+
+
+def test_every_command_has_one_cli_convention():
+    """``--config`` (repeatable) on every command, ``-o/--output`` on every one that writes; the
+    older spellings (--out, --tsv) still parse but are not offered in --help."""
+    import argparse
+
+    from jazz_solo.__main__ import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == WRITERS | {"serve"}
+    for name, parser in sub.choices.items():
+        options = {s: a for a in parser._actions for s in a.option_strings}
+        assert options["--config"].dest == "config" and isinstance(options["--config"], argparse._AppendAction), name
+        assert ("-o" in options and options["-o"] is options["--output"]) == (name in WRITERS), name
+        text = parser.format_help()
+        assert "--out " not in text and "--tsv" not in text, name
+    assert {s for a in sub.choices["generate"]._actions if a.dest == "output" for s in a.option_strings} >= {"--out"}
+    assert {s for a in sub.choices["leaderboard"]._actions if a.dest == "output" for s in a.option_strings} >= {"--tsv"}

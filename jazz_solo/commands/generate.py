@@ -55,7 +55,7 @@ def _check_flags(args: argparse.Namespace) -> None:
     cli_checks.number("--max-seconds (generate.max_seconds)", args.max_seconds, 0, None, low_inclusive=False)
     out = args.output if args.output.suffix else args.output.with_suffix(".mid")
     cli_checks.output_file("--output", args.output)
-    cli_checks.output_file("--out", out)
+    cli_checks.output_file("--output", out)
     if not args.conditioning.is_file():
         raise ValueError(f"--conditioning {args.conditioning}: no such file")
 
