@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from . import paths
+
 log = logging.getLogger(__name__)
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -148,14 +150,14 @@ def verify_jsonl(path: str | Path) -> None:
             raise ArtifactError(f"{path}:{lineno}: truncated or not a JSON object")
 
 
-# (folder under results, glob, check): what the workflow verifies each time it loads.
+# (named output of jazz_solo.paths, check): what the workflow verifies each time it loads.
 SCANS = (
-    ("base", "**/model", verify_base),
-    ("train", "**/adapter", verify_adapter),
-    ("data", "**/reference.json", verify_reference),
-    ("gen", "**/samples.jsonl", verify_jsonl),
-    ("gen", "**/metrics.json", verify_metrics),
-    ("best/reval", "metrics.json", verify_metrics),
+    ("base_model", verify_base),
+    ("adapter", verify_adapter),
+    ("reference", verify_reference),
+    ("samples_jsonl", verify_jsonl),
+    ("metrics", verify_metrics),
+    ("reval_metrics", verify_metrics),
 )
 
 
@@ -180,7 +182,7 @@ def set_aside_corrupt(results: str | Path) -> list[tuple[Path, str]]:
     """
     results = Path(results)
     found: list[tuple[Path, str]] = []
-    checks = [(p, verify) for folder, pattern, verify in SCANS for p in sorted((results / folder).glob(pattern))
+    checks = [(p, verify) for name, verify in SCANS for p in paths.existing(name, results)
               if p.is_dir() == (verify in (verify_base, verify_adapter))]
     for path, verify in checks:
         if not path.exists():  # already set aside below, as a result of a corrupt adapter
@@ -191,8 +193,10 @@ def set_aside_corrupt(results: str | Path) -> list[tuple[Path, str]]:
             set_aside(path, str(exc))
             found.append((path, str(exc)))
             if verify is verify_adapter:  # its candidates' scores describe samples of the corrupt adapter
-                train_id = path.parent.relative_to(results / "train")
-                for metrics in sorted((results / "gen" / train_id).glob("**/metrics.json")):
+                train_id = path.parent.relative_to(results / paths.FOLDERS["train"][0])
+                # its candidates: the gen instances whose fragment starts with this train fragment
+                below = Path(paths.folder("gen", str(train_id), results))
+                for metrics in (m for m in paths.existing("metrics", results) if below in m.parents):
                     set_aside(metrics, f"adapter {path} was corrupt")
                     found.append((metrics, f"{metrics}: its adapter was corrupt"))
     return found

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import __version__, tokens, vocab
-from .artifacts import atomic_write_bytes, atomic_write_text
+from . import __version__, paths, tokens, vocab
+from .artifacts import ADAPTER_WEIGHTS, atomic_write_bytes, atomic_write_text
 from .model import adapter_base_dir
 from .settings import LORA_KEYS, Settings
 
@@ -36,7 +36,6 @@ TOKEN_SPEC = {
     "sequence": "BOS cond SEP lead EOS",
     "time_shift_ms": 10,
 }
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
 DATA_KEYS = ("vocabulary", "sequence", "split_pitch", "window_seconds", "hop_seconds", "max_cond_tokens", "max_sequence")
 
 
@@ -177,14 +176,14 @@ def export_best(
     record = best_record(selection, reval, sha256(adapter_out / ADAPTER_WEIGHTS), settings)
     _write_json(Path(out["best"]), record)
     members = [
-        (adapter_out, "best/adapter"),
-        (base_out, "best/base_model"),
-        (out["bundle"], "best/bundle.json"),
-        (out["best"], "best/best.json"),
-        (selection_json, "best/selection.json"),
-        (reval_metrics_json, "best/reval/metrics.json"),
-        (reval_jsonl, "best/reval/samples.jsonl"),
-        (reval_samples, "best/reval/samples"),
+        (adapter_out, paths.in_results("best_adapter")),
+        (base_out, paths.in_results("best_base_model")),
+        (out["bundle"], paths.in_results("bundle")),
+        (out["best"], paths.in_results("best_json")),
+        (selection_json, paths.in_results("selection")),
+        (reval_metrics_json, paths.in_results("reval_metrics")),
+        (reval_jsonl, paths.in_results("reval_jsonl")),
+        (reval_samples, paths.in_results("reval_samples")),
         *((path, f"sweep/{Path(path).name}") for path in leaderboard_files),
     ]
     archive(out["archive"], members)

@@ -43,7 +43,11 @@ FILES = {
     "reference": ("data", "reference.json"),  # the target's real lead: realism_distance's yardstick
     "train_phrases": ("data", "target_train_phrases.json"),  # the copy check's index
     "base_model": ("base", "model"),
+    "base_log": ("base", "train_log.csv"),
+    "base_loss": ("base", "loss.png"),
     "adapter": ("train", "adapter"),
+    "train_log": ("train", "train_log.csv"),
+    "train_loss": ("train", "loss.png"),
     "eval": ("train", "eval.json"),  # val NLL of base and base + adapter
     "samples": ("gen", "samples"),
     "samples_jsonl": ("gen", "samples.jsonl"),
@@ -51,12 +55,23 @@ FILES = {
     "calibration": ("calibration", "calibration.json"),
     "base_only": ("calibration", "base_only"),
     "base_only_metrics": ("calibration", "base_only/metrics.json"),
+    "zero_adapter": ("calibration", "base_only/zero_adapter"),  # base + this adapter == the base
     "leaderboard_tsv": (None, "sweep/leaderboard.tsv"),
     "leaderboard_md": (None, "sweep/leaderboard.md"),
-    "best": (None, "best"),  # the exported winner: selection.json, reval/, adapter/, bundle.json, best.json
+    "best": (None, "best"),  # the exported winner (jazz_solo/export.py lists its layout)
+    "selection": (None, "best/selection.json"),  # select_best: the winner and why
+    "reval_samples": (None, "best/reval/samples"),  # the winner regenerated on new seeds
+    "reval_jsonl": (None, "best/reval/samples.jsonl"),
+    "reval_metrics": (None, "best/reval/metrics.json"),
+    "best_adapter": (None, "best/adapter"),
+    "best_base_model": (None, "best/base_model"),
+    "bundle": (None, "best/bundle.json"),
     "best_json": (None, "best/best.json"),
     "archive": (None, "best/archive.tgz"),
     "report": (None, "report"),  # figures and audio previews of the report
+    "piano_rolls": (None, "report/piano_rolls.png"),
+    "metric_distributions": (None, "report/metric_distributions.png"),
+    "training_curves": (None, "report/training_curves.png"),
     "calibration_chart": (None, "report/calibration.png"),
     "listen": (None, "report/listen"),
 }
@@ -85,6 +100,26 @@ def file(name: str, w: Wildcards = None, root: Root = RESULTS, **fields: str) ->
 def window_set(name: str, w: Wildcards = None, root: Root = RESULTS) -> str:
     """``{corpus,target}_{train,val,test}.npz`` (:data:`DATA_SETS`) of one data instance."""
     return f"{folder('data', w, root)}/{name}.npz"
+
+
+def window_index(name: str, w: Wildcards = None, root: Root = RESULTS) -> str:
+    """The ``.index.tsv`` beside a window set: one row per window (piece, start, transposition)."""
+    return f"{folder('data', w, root)}/{name}.index.tsv"
+
+
+def in_results(name: str) -> str:
+    """Where a named output of the results root sits inside it (``best/bundle.json``): its name in
+    archive.tgz."""
+    kind, inside = FILES[name]
+    if kind is not None:
+        raise ValueError(f"{name}: an output of every {kind} instance, not one place in the results root")
+    return inside
+
+
+def existing(name: str, root: Root = RESULTS) -> list[Path]:
+    """Every instance of the named output that exists under ``root`` (any path fragment), sorted."""
+    kind, inside = FILES[name]
+    return sorted(Path(root).glob(inside if kind is None else f"{FOLDERS[kind][0]}/**/{inside}"))
 
 
 def log(name: str, stage: str | None = None, root: Root = RESULTS) -> str:

@@ -29,7 +29,7 @@ rule base_adapter:
     input:
         base=base_model_dir,
     output:
-        directory(f"{paths.file('base_only')}/zero_adapter"),
+        directory(paths.file("zero_adapter")),
     log:
         paths.log("base_adapter", "data"),
     conda:

@@ -194,13 +194,10 @@ def swept():
 def final_targets():
     """The all target (Snakefile), every stage's outputs for every instance the config names."""
     data, train, gen = instances("data"), instances("train"), instances("gen")
-    index_files = [f"{name}.index.tsv" for name in paths.DATA_SETS]
     return [
-        *(
-            f"{paths.folder('data', d)}/{name}"
-            for d in data
-            for name in ["dataset_summary.json", *(f"{s}.npz" for s in paths.DATA_SETS), *index_files]
-        ),
+        *(paths.file("dataset_summary", d) for d in data),
+        *(paths.window_set(name, d) for d in data for name in paths.DATA_SETS),
+        *(paths.window_index(name, d) for d in data for name in paths.DATA_SETS),
         *(paths.file("eval", t) for t in train),
         *(paths.file("samples_jsonl", g) for g in gen),
         *(paths.file("metrics", g) for g in gen),
@@ -210,6 +207,6 @@ def final_targets():
         paths.file("leaderboard_md"),
         paths.file("archive"),
         paths.file("best_json"),
-        *(f"{paths.file('report')}/{name}.png" for name in ("piano_rolls", "metric_distributions", "training_curves")),
+        *(paths.file(name) for name in ("piano_rolls", "metric_distributions", "training_curves")),
         paths.file("listen"),
     ]

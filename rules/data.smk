@@ -45,7 +45,7 @@ rule tokenize:
         pieces=paths.file("pieces"),
     output:
         npz=[paths.window_set(name) for name in paths.DATA_SETS],
-        index=[f"{paths.folder('data')}/{name}.index.tsv" for name in paths.DATA_SETS],
+        index=[paths.window_index(name) for name in paths.DATA_SETS],
         summary=paths.file("dataset_summary"),
     log:
         paths.log("tokenize", "data"),

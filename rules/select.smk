@@ -39,7 +39,7 @@ checkpoint select_best:
     input:
         tsv=rules.leaderboard.output.tsv,
     output:
-        f"{paths.file('best')}/selection.json",
+        paths.file("selection"),
     log:
         paths.log("select/select_best"),
     conda:
@@ -55,9 +55,9 @@ rule revalidate:
     input:
         unpack(winner_inputs),
     output:
-        samples=directory(f"{paths.file('best')}/reval/samples"),
-        jsonl=f"{paths.file('best')}/reval/samples.jsonl",
-        metrics=f"{paths.file('best')}/reval/metrics.json",
+        samples=directory(paths.file("reval_samples")),
+        jsonl=paths.file("reval_jsonl"),
+        metrics=paths.file("reval_metrics"),
     log:
         paths.log("select/revalidate"),
     benchmark:
@@ -83,9 +83,9 @@ rule export:
         leaderboard_tsv=rules.leaderboard.output.tsv,
         leaderboard_md=rules.leaderboard.output.md,
     output:
-        adapter=directory(f"{paths.file('best')}/adapter"),
-        base=directory(f"{paths.file('best')}/base_model"),
-        bundle=f"{paths.file('best')}/bundle.json",
+        adapter=directory(paths.file("best_adapter")),
+        base=directory(paths.file("best_base_model")),
+        bundle=paths.file("bundle"),
         best=report(paths.file("best_json"), caption="../report/best.rst", category="2. Best candidate"),
         archive=paths.file("archive"),
     log:
@@ -104,20 +104,20 @@ rule report_figures:
         reval_metrics=rules.revalidate.output.metrics,
         reval_jsonl=rules.revalidate.output.jsonl,
         reval_samples=rules.revalidate.output.samples,
-        train_logs=[f"{paths.folder('train', t)}/train_log.csv" for t in instances("train")],
+        train_logs=[paths.file("train_log", t) for t in instances("train")],
     output:
         piano_rolls=report(
-            f"{paths.file('report')}/piano_rolls.png",
+            paths.file("piano_rolls"),
             caption="../report/piano_rolls.rst",
             category="2. Best candidate",
         ),
         distributions=report(
-            f"{paths.file('report')}/metric_distributions.png",
+            paths.file("metric_distributions"),
             caption="../report/metric_distributions.rst",
             category="2. Best candidate",
         ),
         curves=report(
-            f"{paths.file('report')}/training_curves.png",
+            paths.file("training_curves"),
             caption="../report/training_curves.rst",
             category="3. Training",
         ),

@@ -10,8 +10,8 @@ rule pretrain:
         val=paths.window_set("corpus_val"),
     output:
         model=directory(paths.file("base_model")),
-        log_csv=f"{paths.folder('base')}/train_log.csv",
-        plot=f"{paths.folder('base')}/loss.png",
+        log_csv=paths.file("base_log"),
+        plot=paths.file("base_loss"),
     log:
         paths.log("pretrain", "data"),
     benchmark:
@@ -36,8 +36,8 @@ rule train_lora:
         val=paths.window_set("target_val"),
     output:
         adapter=directory(paths.file("adapter")),
-        log_csv=f"{paths.folder('train')}/train_log.csv",
-        plot=f"{paths.folder('train')}/loss.png",
+        log_csv=paths.file("train_log"),
+        plot=paths.file("train_loss"),
         eval=paths.file("eval"),
     log:
         paths.log("train_lora", "train"),

@@ -113,6 +113,19 @@ def test_paths_follow_the_sweep_params():
     assert paths.benchmark("ingest") == "results/benchmarks/ingest.tsv"
 
 
+def test_existing_finds_every_instance_and_in_results_names_archive_members(tmp_path):
+    w = {p.name: "x" for p in sweep.PARAMS}
+    for name in ("metrics", "reval_metrics"):
+        target = tmp_path / paths.file(name, w, root=".")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("{}")
+    assert paths.existing("metrics", tmp_path) == [tmp_path / paths.file("metrics", w, root=".")]
+    assert paths.existing("reval_metrics", tmp_path) == [tmp_path / "best/reval/metrics.json"]
+    assert paths.in_results("bundle") == "best/bundle.json"
+    with pytest.raises(ValueError, match="every train instance"):
+        paths.in_results("adapter")
+
+
 def test_a_new_sweep_param_reaches_every_path_of_its_stage(monkeypatch):
     extra = sweep.SweepParam("sequence", "data", "data", "sequence")
     monkeypatch.setattr(sweep, "PARAMS", (*sweep.PARAMS, extra))
