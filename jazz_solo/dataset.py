@@ -35,7 +35,7 @@ _SLACK = 0.02  # seconds: pre-selection margin around a window; notes_in_window 
 
 
 @dataclass
-class PieceResult:
+class PieceExamples:
     """Examples of one piece (in window order, then transposition) and what was skipped.
 
     The sequences are packed into one flat ``tokens`` array with their ``lengths``: one array per
@@ -71,7 +71,7 @@ def _notes_near(notes: Sequence[Note], starts: Sequence[float], start: float, se
     return notes[lo : bisect.bisect_left(starts, start + seconds + _SLACK)]
 
 
-def piece_examples(notes: Sequence[Note], duration: float, split: str, data: DataSettings) -> PieceResult:
+def piece_examples(notes: Sequence[Note], duration: float, split: str, data: DataSettings) -> PieceExamples:
     """All examples of one piece for ``data`` (vocabulary, sequence format, split_pitch, windows,
     caps, transpose)."""
     encode_lead = vocab.get(data.vocabulary).encode_lead
@@ -80,7 +80,7 @@ def piece_examples(notes: Sequence[Note], duration: float, split: str, data: Dat
     cond_starts = [n.start for n in cond]
     lead_starts = [n.start for n in lead]
     seconds = data.window_seconds
-    out = PieceResult()
+    out = PieceExamples()
     sequences: list[np.ndarray] = []
     masks: list[np.ndarray] = []
     for start in window_starts(duration, seconds, data.hop_seconds):
@@ -136,7 +136,7 @@ def _init_worker(data: DataSettings) -> None:
     _WORKER_DATA = data
 
 
-def _piece_job(row: Mapping[str, Any]) -> PieceResult:
+def _piece_job(row: Mapping[str, Any]) -> PieceExamples:
     assert _WORKER_DATA is not None, "_init_worker first"
     return piece_examples(load_notes(row["path"]), row["seconds"], row["split"], _WORKER_DATA)
 

@@ -268,7 +268,7 @@ def conditioning_part(notes: Sequence[Note], split_pitch: int, max_seconds: floa
 
 
 @dataclass
-class PieceResult:
+class PieceSolos:
     solos: list[list[Note]]
     seeds: list[int]
     seconds: float
@@ -281,7 +281,7 @@ class PieceResult:
 
 def generate_piece(
     model: torch.nn.Module, cond_notes: Sequence[Note], seconds: float, settings: GenSettings, seeds: Sequence[int]
-) -> PieceResult:
+) -> PieceSolos:
     """All samples of one piece as one batch, window after window, stitched by absolute time (the
     causal sequence format: one sample after another, the comping's arrival simulated)."""
     if settings.sequence == "causal":
@@ -304,18 +304,18 @@ def generate_piece(
         {"register": reg / max(n, 1), "grammar": gram / max(n, 1)}
         for reg, gram, n in zip(session.masked_register, session.masked_grammar, session.sampled)
     ]
-    return PieceResult(
+    return PieceSolos(
         session.solos, list(seeds), seconds, session.prompt_tokens, list(session.sampled), errors, wall, masked
     )
 
 
 def _causal_piece(
     model: torch.nn.Module, cond_notes: Sequence[Note], seconds: float, settings: GenSettings, seeds: Sequence[int]
-) -> PieceResult:
+) -> PieceSolos:
     from .causal import offline_causal_solo
 
     solos = [offline_causal_solo(model, cond_notes, settings, seed=s, seconds=seconds) for s in seeds]
-    return PieceResult(
+    return PieceSolos(
         [s.notes for s in solos], list(seeds), seconds, sum(s.stats.prompt_tokens for s in solos),
         [s.stats.sampled for s in solos], [settings.vocab.grammar_errors(s.stats.lead_tokens) for s in solos],
         sum(s.wall_s for s in solos),
