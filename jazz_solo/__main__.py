@@ -14,6 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jazz-solo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # a helper module of the commands (_checks), not one of them
+            continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)  # each sets its handler with parser.set_defaults(func=...)
     return parser

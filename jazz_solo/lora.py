@@ -91,7 +91,7 @@ def save_adapter(model: PeftModel, adapter_dir: str | Path, base_dir: str | Path
     return adapter_dir
 
 
-def evaluate(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[str, Any]:
+def nll_report(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[str, Any]:
     """Val NLL of the base (adapter disabled) and of base + adapter, per lead token and per lead
     note (the per-note figures compare across vocabularies), and how much each listens to the
     comping (``evaluation_nll.listening_gain``: nats per note lost when it is moved a semitone)."""
@@ -147,7 +147,7 @@ def train_lora(
     stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
     fingerprint = config_hash({"lora": lora.as_config(), "base": str(Path(base_dir).resolve()), "weights": stamp})
     result = fit(model, train_set, val_set, settings, seed, checkpoint_dir, fingerprint, desc="lora", on_step=on_step)
-    report = evaluate(model, val_set, settings.batch_size)
+    report = nll_report(model, val_set, settings.batch_size)
     report.update(best_step=result.best_step, steps=result.steps, stopped_early=result.stopped_early,
                   trainable_params=result.trainable_params, best_val_subset=result.best_val)
     log.info("lora: val NLL base %.4f -> adapter %.4f (improvement %.4f nats, chance %.4f)",
