@@ -121,7 +121,7 @@ def build_clips(
     base_solos: Mapping[str, tuple[int, list[Note]]],
     synth: audio.Synth,
     out_dir: str | Path,
-    max_seconds: float = 60.0,
+    max_seconds: float,
     workers: int = 1,
 ) -> list[Clip]:
     """Write the real and base-only MIDI beside the clips and render every clip of every piece
@@ -212,9 +212,9 @@ def make_previews(
     reval_jsonl: str | Path,
     reval_samples: str | Path,
     out_dir: str | Path,
-    max_pieces: int = 2,
-    per_piece: int = 4,
-    max_seconds: float = 60.0,
+    max_pieces: int,
+    per_piece: int,
+    max_seconds: float,
     workers: int = 1,
 ) -> dict[str, Any]:
     """The whole section in ``out_dir``: clips and their MIDI, ``<piece>.html`` per piece, and

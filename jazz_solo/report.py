@@ -25,7 +25,7 @@ def _bars(ax: Any, notes: Sequence[Note], color: str, label: str) -> None:
         ax.plot([], [], color=color, linewidth=6, label=f"{label} ({len(notes)} notes)")
 
 
-def piano_rolls(samples_jsonl: str | Path, samples_dir: str | Path, split_pitch: int, out: str | Path, max_rolls: int = 4) -> Path:
+def piano_rolls(samples_jsonl: str | Path, samples_dir: str | Path, split_pitch: int, out: str | Path, max_rolls: int) -> Path:
     """One piano roll per sample (first sample of each piece first): comping grey, solo coloured."""
     records = [json.loads(line) for line in Path(samples_jsonl).read_text().splitlines() if line.strip()]
     records.sort(key=lambda r: (int(r.get("sample", 0)), str(r.get("piece_id"))))
