@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from jazz_solo.config import PROJECT_ROOT, load_config
-from jazz_solo.dataset import build_dataset
-from jazz_solo.ingest import ingest
+from jazz_solo.data.dataset import build_dataset
+from jazz_solo.data.ingest import ingest
 from jazz_solo.settings import DataSettings
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"

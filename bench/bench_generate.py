@@ -9,13 +9,13 @@ random model of that size (speed does not depend on the weights), all in one run
 
 * tokens/s generating 512 new tokens after a ~110-token conditioning prompt, batch 1, through the
   real per-token loop (grammar mask + top-p + per-sample generator), with the KV cache as generation
-  uses it (:func:`jazz_solo.kv_decode.make_decoder`), with the transformers forward + DynamicCache
+  uses it (:func:`jazz_solo.generation.kv_decode.make_decoder`), with the transformers forward + DynamicCache
   (for reference), and with a full forward of the whole sequence per token (the first version's
   method). EOS is masked so every run makes exactly 512 tokens. Goal: cached >= 10x re-forward.
 * real-time factor = seconds of music / seconds of compute. A random model's timing is meaningless
   (it jumps through a window in a few large time shifts), so the lead tokens are those of REAL
   music: the real lead of every 8-s window of dev-data pieces (or of a synthetic two-hand piece
-  without ../shared/data) is forced through :func:`jazz_solo.generate.generate_window`, which does
+  without ../shared/data) is forced through :func:`jazz_solo.generation.generate.generate_window`, which does
   all the work of sampling (prefill per window, mask, top-p, draw) but records the real token.
   Music seconds = the windows' length. Batch 1 (one live solo) and batch num_samples. Goal >= 5.
   With --adapter (or a trained adapter found under results/train), the trained model's own
@@ -33,14 +33,14 @@ from pathlib import Path
 
 import torch
 
-from jazz_solo import tokens as T
-from jazz_solo import windows
+from jazz_solo.data import tokens as T
+from jazz_solo.data import windows
 from jazz_solo.config import PROJECT_ROOT, load_config
-from jazz_solo.generate import GenSettings, generate_piece, generate_window
-from jazz_solo.kv_decode import CachedDecoder, make_decoder
-from jazz_solo.midi_io import MidiError, load_notes, split_roles
-from jazz_solo.model import build_model, load_for_inference
-from jazz_solo.sampling import make_generators, process_logits, sample
+from jazz_solo.generation.generate import GenSettings, generate_piece, generate_window
+from jazz_solo.generation.kv_decode import CachedDecoder, make_decoder
+from jazz_solo.data.midi_io import MidiError, load_notes, split_roles
+from jazz_solo.training.model import build_model, load_for_inference
+from jazz_solo.generation.sampling import make_generators, process_logits, sample
 from jazz_solo.settings import ModelSettings
 
 DEV_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"

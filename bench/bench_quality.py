@@ -41,16 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
                            artist_windows, base_dir, ingest_dev, piece_excerpts, pretrain_base, select,
                            window_pieces)
-from jazz_solo import calibration, copycheck, evaluate  # noqa: E402
+from jazz_solo.evaluation import calibration, copycheck, scoring  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
-from jazz_solo.dataset import build_dataset  # noqa: E402
-from jazz_solo.evaluation_nll import nll_totals  # noqa: E402
-from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
-from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
-from jazz_solo.model import load_base, load_for_inference  # noqa: E402
-from jazz_solo.sampling import sample_seed  # noqa: E402
+from jazz_solo.data.dataset import build_dataset  # noqa: E402
+from jazz_solo.training.nll import nll_totals  # noqa: E402
+from jazz_solo.generation.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
+from jazz_solo.data.midi_io import load_notes, split_roles  # noqa: E402
+from jazz_solo.training.model import load_base, load_for_inference  # noqa: E402
+from jazz_solo.generation.sampling import sample_seed  # noqa: E402
 from jazz_solo.settings import DataSettings  # noqa: E402
-from jazz_solo.windows import WindowSet, excerpt  # noqa: E402
+from jazz_solo.data.windows import WindowSet, excerpt  # noqa: E402
 
 CHOOSE = ["Ray Bryant", "Barry Harris", "Thelonious Monk"]  # 18, 25, 31 pieces
 REPORT = ["Geri Allen", "Hank Jones"]  # 17, 30 pieces: never used to choose the recipe
@@ -108,15 +108,15 @@ def gain_interval(base: dict, better: dict, worse: dict, seed: int, n: int = 200
 
 def row_stats(rows: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str, Any]:
     """realism_distance, harmonic_fit_gain and copy-run percentiles of scored rows."""
-    summary = evaluate.summarize(rows)
+    summary = scoring.summarize(rows)
     runs = [r["copy_run"] for r in rows]
-    return {"n": summary["num_samples"], "realism": evaluate.realism_distance(summary, reference),
+    return {"n": summary["num_samples"], "realism": scoring.realism_distance(summary, reference),
             "fit_gain": summary["avg_harmonic_fit_gain"], "copy_p95": float(np.percentile(runs, 95)),
             "copy_max": max(runs), "notes": summary["avg_lead_notes"]}
 
 
 def scored(lead, cond, thr: float, index: copycheck.PhraseIndex) -> dict[str, Any]:
-    return {**evaluate.score(lead, cond, thr), "copy_run": index.longest_run(lead)}
+    return {**scoring.score(lead, cond, thr), "copy_run": index.longest_run(lead)}
 
 
 def real_rows(paths: list[str], split: int, thr: float, index: copycheck.PhraseIndex,
@@ -174,7 +174,7 @@ def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path
     ids = sorted(nll["base"])
     index = train_index(rows, split)
     ref_paths = [p["path"] for p in rows if p["split"] != "test"]
-    reference = evaluate.reference_stats(real_rows(ref_paths, split, thr, index, args.excerpts))
+    reference = scoring.reference_stats(real_rows(ref_paths, split, thr, index, args.excerpts))
     tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])
     gen = sample_rows({"base": models["base"], "adapter": models["adapter"]}, tests[: args.pieces],
                       ctx["settings"], args.samples, args.excerpts, ctx["gen_seed"], thr, index)

@@ -1,6 +1,6 @@
 """Real-time play-along: comping played in real time, the solo decided and sent on the clock (issue 16).
 
-Each mode is a real-time session through :func:`jazz_solo.live_midi.play`, the loop that
+Each mode is a real-time session through :func:`jazz_solo.serving.live_midi.play`, the loop that
 ``serve --midi-in/--midi-out`` runs, without the ports: a player thread pushes the comping's note
 on/offs into the input queue at their times (as the port reader does) and the solo's notes are
 recorded as the scheduler sends them.
@@ -44,14 +44,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jazz_solo import live_midi, metrics  # noqa: E402
-from jazz_solo.causal import comping_events, offline_causal_solo  # noqa: E402
-from jazz_solo.evaluate import cap  # noqa: E402
-from jazz_solo.midi_io import MidiError, load_notes, split_roles  # noqa: E402
-from jazz_solo.windows import excerpt, excerpt_starts  # noqa: E402
+from jazz_solo.evaluation import metrics  # noqa: E402
+from jazz_solo.serving import live_midi  # noqa: E402
+from jazz_solo.generation.causal import comping_events, offline_causal_solo  # noqa: E402
+from jazz_solo.evaluation.scoring import cap  # noqa: E402
+from jazz_solo.data.midi_io import MidiError, load_notes, split_roles  # noqa: E402
+from jazz_solo.data.windows import excerpt, excerpt_starts  # noqa: E402
 from bench.devdata import adapter_dir, base_dir  # noqa: E402
-from jazz_solo.serve import Engine  # noqa: E402
-from jazz_solo.tokens import Note  # noqa: E402
+from jazz_solo.serving.engine import Engine  # noqa: E402
+from jazz_solo.data.tokens import Note  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "pijama_studio"
 DEV = ROOT / "results" / "bench_vocabulary"
@@ -85,8 +86,8 @@ def random_adapter(root: Path, sequence: str) -> Path:
     from peft import LoraConfig, get_peft_model
 
     from jazz_solo.config import load_config
-    from jazz_solo.lora import save_adapter
-    from jazz_solo.model import build_model, save_base
+    from jazz_solo.training.lora import save_adapter
+    from jazz_solo.training.model import build_model, save_base
     from jazz_solo.settings import ModelSettings
 
     cfg = load_config()

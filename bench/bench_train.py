@@ -3,7 +3,7 @@
 Everything is measured in the same run on the same model and windows:
   * peak: a large torch.matmul (fp32 on CPU, bf16 on CUDA), FLOP/s = 2 n^3 / t
   * training steps (forward + backward + AdamW) with three batchings of the same windows:
-      bucketed  – jazz_solo.batching (length-sorted chunks, padded to the batch's longest)
+      bucketed  – jazz_solo.training.batching (length-sorted chunks, padded to the batch's longest)
       naive     – random batches padded to max_sequence (the usual fixed-shape loader)
       packed    – windows concatenated into rows of max_sequence, a block-diagonal causal mask
                   (padding-free; SDPA then attends over the whole row)
@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from jazz_solo import tokens  # noqa: E402
-from jazz_solo.batching import IGNORE, collate, epoch_batches  # noqa: E402
-from jazz_solo.evaluation_nll import autocast, lead_loss_sum  # noqa: E402
-from jazz_solo.model import build_model, pick_device  # noqa: E402
+from jazz_solo.data import tokens  # noqa: E402
+from jazz_solo.training.batching import IGNORE, collate, epoch_batches  # noqa: E402
+from jazz_solo.training.nll import autocast, lead_loss_sum  # noqa: E402
+from jazz_solo.training.model import build_model, pick_device  # noqa: E402
 from jazz_solo.settings import ModelSettings  # noqa: E402
-from jazz_solo.windows import WindowSet  # noqa: E402
+from jazz_solo.data.windows import WindowSet  # noqa: E402
 
 
 def matmul_peak(device: torch.device, n: int) -> float:

@@ -13,7 +13,7 @@ for the same number of steps on the same corpus windows, then:
 
 * NLL per lead note (not per token: the vocabularies spend different numbers of tokens on a
   note) on every window of each target artist's test pieces, and the listening gain: how much worse
-  that NLL gets with the comping moved a semitone (evaluation_nll.listening_gain; ~0: deaf to it);
+  that NLL gets with the comping moved a semitone (nll.listening_gain; ~0: deaf to it);
 * lead tokens per second of music (the target pieces' right hands, whole pieces);
 * solos generated over each target's first ``--pieces`` test pieces (``--excerpts`` 32-s excerpts of
   left hand spread over each piece, ``--samples`` samples each, config.yaml's generation defaults)
@@ -41,19 +41,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jazz_solo import causal_sequence, metrics, vocab  # noqa: E402
+from jazz_solo.data import causal_sequence, vocab  # noqa: E402
+from jazz_solo.evaluation import metrics  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
 from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
                            artist_windows, base_dir, ingest_dev, piece_excerpts, pretrain_base)
-from jazz_solo.dataset import build_dataset  # noqa: E402
-from jazz_solo.evaluate import cap  # noqa: E402
-from jazz_solo.evaluation_nll import listening_gain, nll_totals  # noqa: E402
-from jazz_solo.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
-from jazz_solo.midi_io import load_notes, split_roles  # noqa: E402
-from jazz_solo.model import load_base, load_for_inference  # noqa: E402
-from jazz_solo.sampling import sample_seed  # noqa: E402
+from jazz_solo.data.dataset import build_dataset  # noqa: E402
+from jazz_solo.evaluation.scoring import cap  # noqa: E402
+from jazz_solo.training.nll import listening_gain, nll_totals  # noqa: E402
+from jazz_solo.generation.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
+from jazz_solo.data.midi_io import load_notes, split_roles  # noqa: E402
+from jazz_solo.training.model import load_base, load_for_inference  # noqa: E402
+from jazz_solo.generation.sampling import sample_seed  # noqa: E402
 from jazz_solo.settings import DataSettings  # noqa: E402
-from jazz_solo.windows import WindowSet, excerpt  # noqa: E402
+from jazz_solo.data.windows import WindowSet, excerpt  # noqa: E402
 
 TARGETS = ["Cedar Walton", "Clare Fischer"]
 

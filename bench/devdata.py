@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from jazz_solo.config import PROJECT_ROOT, config_hash
-from jazz_solo.ingest import ingest, read_pieces
-from jazz_solo.lora import train_lora
-from jazz_solo.midi_io import load_notes
+from jazz_solo.data.ingest import ingest, read_pieces
+from jazz_solo.training.lora import train_lora
+from jazz_solo.data.midi_io import load_notes
 from jazz_solo.settings import LoraSettings, ModelSettings, TrainSettings
-from jazz_solo.tokens import Note
-from jazz_solo.train import pretrain
-from jazz_solo.windows import WindowSet, excerpt_starts
+from jazz_solo.data.tokens import Note
+from jazz_solo.training.loop import pretrain
+from jazz_solo.data.windows import WindowSet, excerpt_starts
 
 DEV = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"
 CORPUS = ["Ahmad Jamal", "Geoffrey Keezer", "Harold Mabern", "John Taylor", "Phineas Newborn Jr",

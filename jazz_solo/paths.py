@@ -58,7 +58,7 @@ FILES = {
     "zero_adapter": ("calibration", "base_only/zero_adapter"),  # base + this adapter == the base
     "leaderboard_tsv": (None, "sweep/leaderboard.tsv"),
     "leaderboard_md": (None, "sweep/leaderboard.md"),
-    "best": (None, "best"),  # the exported winner (jazz_solo/export.py lists its layout)
+    "best": (None, "best"),  # the exported winner (jazz_solo/selection/export.py lists its layout)
     "selection": (None, "best/selection.json"),  # select_best: the winner and why
     "reval_samples": (None, "best/reval/samples"),  # the winner regenerated on new seeds
     "reval_jsonl": (None, "best/reval/samples.jsonl"),

@@ -241,13 +241,13 @@ class GenSettings:
 
     @property
     def window_ticks(self) -> int:
-        from .tokens import to_tick
+        from .data.tokens import to_tick
 
         return to_tick(self.window_seconds)
 
     @property
     def vocab(self):  # -> vocab.Vocabulary (imported here: vocab takes its default from the schema)
-        from . import vocab
+        from .data import vocab
 
         return vocab.get(self.vocabulary)
 

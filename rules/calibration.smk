@@ -1,4 +1,4 @@
-# Calibration rows beside the candidates (docs/architecture.md#calibration, jazz_solo/calibration.py):
+# Calibration rows beside the candidates (docs/architecture.md#calibration, jazz_solo/evaluation/calibration.py):
 # real held-out target pieces, corpus artists' pieces and random notes (rule calibration), and the
 # base alone over the same comping: the generate and evaluate rules themselves, with a zero adapter
 # (base + adapter == base, exactly) and the config's generate settings (not the sweep's).

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jazz_solo import paths, sweep
 from jazz_solo.config import ConfigError, merged_config, validate_config
-from jazz_solo.ingest import expand_entry
-from jazz_solo.model import check_data, recorded_base_data
+from jazz_solo.data.ingest import expand_entry
+from jazz_solo.training.model import check_data, recorded_base_data
 from jazz_solo.settings import CANDIDATE_SECTIONS, Settings
 
 # ---- config --------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def candidate_sections():
 
 def synth_status():
     """Which synthesizer renders the audio previews (a param: installing one reruns them)."""
-    from jazz_solo import audio
+    from jazz_solo.listening import audio
 
     return audio.synth_status()
 

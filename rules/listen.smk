@@ -1,4 +1,4 @@
-# Audio previews for the report (jazz_solo/listen.py): per held-out piece, the real right hand, the
+# Audio previews for the report (jazz_solo/listening/previews.py): per held-out piece, the real right hand, the
 # base model alone and the best's revalidated samples over the same comping, rendered with
 # FluidSynth. Without a synthesizer the page says what to install; `synth` is a param, so
 # installing one reruns this rule (and only it) on the next `snakemake`.
@@ -11,7 +11,7 @@ rule audio_previews:
         reval_samples=rules.revalidate.output.samples,
     output:
         # One page per piece (<piece>.html, or no-audio.html saying why): the report's 2-MiB
-        # limit per page, see jazz_solo/listen.py. Clips, their MIDI and clips.json beside them.
+        # limit per page, see jazz_solo/listening/previews.py. Clips, their MIDI and clips.json beside them.
         report(
             directory(paths.file("listen")),
             patterns=["{piece}.html"],

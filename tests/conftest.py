@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from jazz_solo.midi_io import write_midi
-from jazz_solo.tokens import Note
+from jazz_solo.data.midi_io import write_midi
+from jazz_solo.data.tokens import Note
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pijama_studio"

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jazz_solo import audio
+from jazz_solo.listening import audio
 from jazz_solo.__main__ import main
-from jazz_solo.midi_io import write_midi
-from jazz_solo.tokens import Note
+from jazz_solo.data.midi_io import write_midi
+from jazz_solo.data.tokens import Note
 
 FRAME = 0.05  # seconds per energy frame
 
@@ -124,9 +124,9 @@ def test_pan_is_equal_power():
 
 
 def test_listen_page_without_synthesizer_says_what_to_install(tmp_path):
-    from jazz_solo import listen
+    from jazz_solo.listening import previews
 
-    text = listen.page([], tmp_path / "listen.html", "cand", None).read_text()
+    text = previews.page([], tmp_path / "listen.html", "cand", None).read_text()
     assert "Audio previews skipped" in text and audio.INSTALL_HINT.split(";")[0] in text and "<audio" not in text
 
 

@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from conftest import comping_and_lead
-from jazz_solo import calibration, copycheck, evaluate, honesty, leaderboard, sweep
+from jazz_solo import sweep
+from jazz_solo.evaluation import calibration, copycheck, scoring
+from jazz_solo.selection import honesty, leaderboard
 from jazz_solo.config import ConfigError, deep_merge, load_config, validate_config
-from jazz_solo.lora import save_adapter, wrap
-from jazz_solo.model import build_model, save_base
+from jazz_solo.training.lora import save_adapter, wrap
+from jazz_solo.training.model import build_model, save_base
 from jazz_solo.settings import LoraSettings, ModelSettings, Settings
-from jazz_solo.tokens import Note
+from jazz_solo.data.tokens import Note
 
 TINY_MODEL = ModelSettings.from_config({"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64, "dropout": 0.0})
 
@@ -91,7 +93,7 @@ def test_calibration_rows_order_real_corpus_random(tmp_path, make_midi):
     layout = {f"t{i}": ("target", "train" if i < 8 else "test") for i in range(10)}
     layout |= {f"c{i}": ("corpus", "test") for i in range(3)}
     tsv = pieces_tsv(tmp_path, make_midi, layout)
-    ref = evaluate.build_reference(calibration.reference_pieces(tsv, None), 60, 16.0, 180)
+    ref = scoring.build_reference(calibration.reference_pieces(tsv, None), 60, 16.0, 180)
     assert ref["count"] == 8
     index = copycheck.PhraseIndex(copycheck.steps(calibration.real_parts(path, 60, None)[1])
                                   for _, path in calibration.pieces_where(tsv, "target", ["train"]))

@@ -7,18 +7,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from jazz_solo import causal_sequence as CS
-from jazz_solo import durations as D
-from jazz_solo import tokens as T
-from jazz_solo.batching import IGNORE, collate
-from jazz_solo.causal import CausalSoloist, CompingEvent, comping_events, offline_causal_solo
+from jazz_solo.data import causal_sequence as CS
+from jazz_solo.data import durations as D
+from jazz_solo.data import tokens as T
+from jazz_solo.training.batching import IGNORE, collate
+from jazz_solo.generation.causal import CausalSoloist, CompingEvent, comping_events, offline_causal_solo
 from jazz_solo.config import ConfigError, check_combinations, load_config
-from jazz_solo.dataset import piece_examples
-from jazz_solo.generate import GenSettings, settings_for_model
-from jazz_solo.midi_io import load_notes, split_roles
-from jazz_solo.model import build_model
+from jazz_solo.data.dataset import piece_examples
+from jazz_solo.generation.generate import GenSettings, settings_for_model
+from jazz_solo.data.midi_io import load_notes, split_roles
+from jazz_solo.training.model import build_model
 from jazz_solo.settings import ModelSettings, Settings
-from jazz_solo.windows import WindowSet
+from jazz_solo.data.windows import WindowSet
 
 from conftest import comping_and_lead
 from tiny_jazz import jazz_piece
@@ -64,7 +64,7 @@ def test_round_trip_keeps_every_note_and_masks_only_the_lead(piece, make_midi):
 
 
 def test_events_of_one_tick_put_the_comping_first():
-    from jazz_solo.tokens import Note
+    from jazz_solo.data.tokens import Note
 
     toks, _ = CS.encode([Note(0.5, 1.0, 48, 64)], [Note(0.5, 0.75, 72, 64)])
     ons = [t for t in toks if T.is_note_on(t)]

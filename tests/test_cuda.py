@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jazz_solo.evaluation_nll import autocast
-from jazz_solo.model import build_model, pick_device
+from jazz_solo.training.nll import autocast
+from jazz_solo.training.model import build_model, pick_device
 from jazz_solo.settings import ModelSettings
 
 pytestmark = [

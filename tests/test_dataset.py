@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import yaml
 
-from jazz_solo import paths, tokens
+from jazz_solo import paths
+from jazz_solo.data import tokens
 from jazz_solo.config import PROJECT_ROOT, load_config
-from jazz_solo.dataset import build_dataset, piece_examples
-from jazz_solo.ingest import ingest, read_pieces
-from jazz_solo.midi_io import write_midi
+from jazz_solo.data.dataset import build_dataset, piece_examples
+from jazz_solo.data.ingest import ingest, read_pieces
+from jazz_solo.data.midi_io import write_midi
 from jazz_solo.settings import Settings
-from jazz_solo.tokens import Note
-from jazz_solo.windows import WindowSet, excerpt, excerpt_starts
+from jazz_solo.data.tokens import Note
+from jazz_solo.data.windows import WindowSet, excerpt, excerpt_starts
 
 from conftest import comping_and_lead
 

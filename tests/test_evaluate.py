@@ -13,12 +13,13 @@ import pytest
 
 from conftest import PROJECT_ROOT, comping_and_lead
 from tiny_jazz import jazz_piece
-from jazz_solo import evaluate, metrics, sweep
+from jazz_solo import sweep
+from jazz_solo.evaluation import scoring, metrics
 from jazz_solo.__main__ import main
 from jazz_solo.config import load_config
-from jazz_solo.midi_io import MidiError, load_notes, split_roles, write_midi
+from jazz_solo.data.midi_io import MidiError, load_notes, split_roles, write_midi
 from jazz_solo.settings import Settings
-from jazz_solo.tokens import Note
+from jazz_solo.data.tokens import Note
 
 GRAMMAR = {"orphan_note_off": 0, "duplicate_note_on": 1, "unclosed": 0, "misplaced_special": 0}
 
@@ -42,44 +43,44 @@ def write_samples(gen_dir: Path, pieces: int = 2, empty_solo: bool = True) -> Pa
 def test_roles_by_track_name_or_split_pitch(tmp_path):
     cond, lead = [Note(0, 1, 48, 70)], [Note(0, 1, 72, 70), Note(1, 2, 50, 70)]  # a low note in the solo
     two = write_midi(tmp_path / "two.mid", {"comping": cond, "solo": lead})
-    assert evaluate.roles(two, 60) == (cond, lead)  # names win over pitch
+    assert scoring.roles(two, 60) == (cond, lead)  # names win over pitch
     one = write_midi(tmp_path / "one.mid", {"piano": cond + lead})
-    assert evaluate.roles(one, 60) == ([Note(0, 1, 48, 70), Note(1, 2, 50, 70)], [Note(0, 1, 72, 70)])
+    assert scoring.roles(one, 60) == ([Note(0, 1, 48, 70), Note(1, 2, 50, 70)], [Note(0, 1, 72, 70)])
     empty_solo = write_midi(tmp_path / "empty.mid", {"comping": cond + [Note(0, 1, 70, 70)], "solo": []})
-    assert evaluate.roles(empty_solo, 60)[1] == []  # not re-split at the pitch
+    assert scoring.roles(empty_solo, 60)[1] == []  # not re-split at the pitch
     empty_file = write_midi(tmp_path / "nothing.mid", {"piano": []})
     with pytest.raises(MidiError, match="no usable notes"):  # nothing to score is an error, not a silent solo
-        evaluate.roles(empty_file, 60)
-    row = evaluate.score([], [], 180)
+        scoring.roles(empty_file, 60)
+    row = scoring.score([], [], 180)
     assert row["dead_air_ratio"] == 1.0 and row["note_density"] == 0.0 and row["lead_notes"] == 0
 
 
 def test_cap_keeps_onsets_before_limit_and_clips_ends():
     notes = [Note(0, 2, 60, 80), Note(1.5, 3, 62, 80), Note(2.0, 3, 64, 80)]
-    assert evaluate.cap(notes, 2.0) == [Note(0, 2, 60, 80), Note(1.5, 2.0, 62, 80)]
-    assert evaluate.cap(notes, 2.0, clip=False) == notes[:2]  # the conditioning keeps its ringing ends
-    assert evaluate.cap(notes, None) == notes
+    assert scoring.cap(notes, 2.0) == [Note(0, 2, 60, 80), Note(1.5, 2.0, 62, 80)]
+    assert scoring.cap(notes, 2.0, clip=False) == notes[:2]  # the conditioning keeps its ringing ends
+    assert scoring.cap(notes, None) == notes
 
 
 def test_summary_reference_and_realism_distance_by_hand():
-    rows = [{"lead_notes": 10, **{m: 1.0 for m in evaluate.METRICS}, "grammar_errors": 0},
-            {"lead_notes": 20, **{m: 3.0 for m in evaluate.METRICS}, "grammar_errors": 2},
+    rows = [{"lead_notes": 10, **{m: 1.0 for m in scoring.METRICS}, "grammar_errors": 0},
+            {"lead_notes": 20, **{m: 3.0 for m in scoring.METRICS}, "grammar_errors": 2},
             {"piece_id": "x", "error": "x.mid: not a readable MIDI file"}]
-    s = evaluate.summarize(rows)
+    s = scoring.summarize(rows)
     assert s["num_samples"] == 2 and s["num_failed"] == 1 and s["avg_lead_notes"] == 15
     assert s["avg_dead_air_ratio"] == 2.0 and s["avg_harmonic_fit_gain"] == 2.0 and s["avg_grammar_errors"] == 1
-    ref = evaluate.reference_stats(rows)
+    ref = scoring.reference_stats(rows)
     assert ref["count"] == 2 and ref["mean"]["polyphony"] == 2.0
     assert ref["std"]["polyphony"] == pytest.approx(2 ** 0.5)  # sample std of 1 and 3
-    assert evaluate.realism_distance(s, ref) == 0.0
+    assert scoring.realism_distance(s, ref) == 0.0
     # one metric off by two spreads, the other eleven equal: 2 / 12
     shifted = dict(s, avg_pitch_range=2.0 + 2 * 2 ** 0.5)
-    assert evaluate.realism_distance(shifted, ref) == pytest.approx(2 / len(evaluate.METRICS))
+    assert scoring.realism_distance(shifted, ref) == pytest.approx(2 / len(scoring.METRICS))
     # a zero spread is floored at max(5 % of |mean|, 0.01)
     flat = {"count": 3, "mean": {"pitch_range": 20.0, "ioi_std": 0.0}, "std": {"pitch_range": 0.0, "ioi_std": 0.0}}
-    terms = evaluate.realism_terms({"avg_pitch_range": 21.0, "avg_ioi_std": 0.02}, flat)
+    terms = scoring.realism_terms({"avg_pitch_range": 21.0, "avg_ioi_std": 0.02}, flat)
     assert terms == pytest.approx({"pitch_range": 1.0, "ioi_std": 2.0})
-    assert evaluate.realism_distance(s, {"count": 0, "mean": {}, "std": {}}) is None
+    assert scoring.realism_distance(s, {"count": 0, "mean": {}, "std": {}}) is None
 
 
 def test_build_reference_uses_target_test_pieces_sorted_and_capped(tmp_path, make_midi):
@@ -91,9 +92,9 @@ def test_build_reference_uses_target_test_pieces_sorted_and_capped(tmp_path, mak
     rows.append(f"e\t{tmp_path / 'bad.mid'}\tX\ttarget\ttest\t0\t0")
     tsv = tmp_path / "pieces.tsv"
     tsv.write_text("\n".join(rows) + "\n")
-    pieces = evaluate.target_test_pieces(tsv)
+    pieces = scoring.target_test_pieces(tsv)
     assert [p for p, _ in pieces] == ["a", "b", "e"]
-    ref = evaluate.build_reference(pieces, split_pitch=60, max_seconds=4.0, threshold_ms=180)
+    ref = scoring.build_reference(pieces, split_pitch=60, max_seconds=4.0, threshold_ms=180)
     assert ref["count"] == 2 and [r["piece_id"] for r in ref["files"]] == ["a", "b", "e"]
     assert "not a readable MIDI file" in ref["files"][2]["error"]
     # 4 s of the test piece: 8 beats x 2 eighth notes in the right hand
@@ -106,9 +107,9 @@ def test_evaluate_samples_metrics_json(tmp_path):
     gen = tmp_path / "gen"
     jsonl = write_samples(gen)
     pieces = [(f"p{i}", str(gen / "samples" / f"p{i}_s0.mid")) for i in range(2)]
-    ref = evaluate.build_reference(pieces, 60, None, 180)
-    prov = evaluate.provenance(Settings.from_config(load_config()).candidate_hash())
-    result = evaluate.evaluate_samples(jsonl, gen / "samples", ref, {"temperature": "0.9"}, 60, 180, prov)
+    ref = scoring.build_reference(pieces, 60, None, 180)
+    prov = scoring.provenance(Settings.from_config(load_config()).candidate_hash())
+    result = scoring.evaluate_samples(jsonl, gen / "samples", ref, {"temperature": "0.9"}, 60, 180, prov)
     assert set(result) >= {"params", "summary", "files", "reference", "realism_distance", "status", "provenance"}
     assert result["status"] == "ok" and result["params"] == {"temperature": "0.9"}
     s = result["summary"]
@@ -123,11 +124,11 @@ def test_evaluate_samples_metrics_json(tmp_path):
         assert len(p["git_commit"]) == 40
     # a sample that cannot be read fails the candidate with the reason, others are still scored
     (gen / "samples" / "p1_s1.mid").write_text("broken")
-    failed = evaluate.evaluate_samples(jsonl, gen / "samples", ref, {}, 60, 180, prov)
+    failed = scoring.evaluate_samples(jsonl, gen / "samples", ref, {}, 60, 180, prov)
     assert failed["status"].startswith("failed: ") and "p1_s1.mid" in failed["status"]
     assert failed["summary"]["num_samples"] == 3
     jsonl.write_text("")
-    assert evaluate.evaluate_samples(jsonl, gen / "samples", ref, {}, 60, 180, prov)["status"] == "failed: no samples"
+    assert scoring.evaluate_samples(jsonl, gen / "samples", ref, {}, 60, 180, prov)["status"] == "failed: no samples"
 
 
 def test_cli_scores_a_folder_against_a_reference(tmp_path, make_midi, capsys):
@@ -188,7 +189,7 @@ def real_beats_random(pieces: list[list[Note]], seconds: float) -> tuple[float, 
     def passage(notes, a, b):
         return split_roles([n._replace(start=n.start - a, end=min(n.end, b) - a) for n in notes if a <= n.start < b], 60)
 
-    reference = evaluate.reference_stats([evaluate.score(l, c, 180) for c, l in (passage(n, 0, seconds) for n in pieces)])
+    reference = scoring.reference_stats([scoring.score(l, c, 180) for c, l in (passage(n, 0, seconds) for n in pieces)])
     later = [passage(n, seconds, 2 * seconds) for n in pieces]
     rng = random.Random(0)
 
@@ -197,9 +198,9 @@ def real_beats_random(pieces: list[list[Note]], seconds: float) -> tuple[float, 
         lo, hi = min(n.start for n in both), max(n.end for n in both)
         return [Note(s := rng.uniform(lo, hi), s + rng.uniform(0.05, 1.0), rng.randint(21, 108), 80) for _ in lead]
 
-    real = evaluate.summarize([evaluate.score(l, c, 180) for c, l in later])
-    rand = evaluate.summarize([evaluate.score(randomize(l, c), c, 180) for c, l in later])
-    d_real, d_rand = evaluate.realism_distance(real, reference), evaluate.realism_distance(rand, reference)
+    real = scoring.summarize([scoring.score(l, c, 180) for c, l in later])
+    rand = scoring.summarize([scoring.score(randomize(l, c), c, 180) for c, l in later])
+    d_real, d_rand = scoring.realism_distance(real, reference), scoring.realism_distance(rand, reference)
     print(f"realism_distance real {d_real:.3f} random {d_rand:.3f}; harmonic_fit_gain real "
           f"{real['avg_harmonic_fit_gain']:.3f} random {rand['avg_harmonic_fit_gain']:.3f}")
     return d_real, d_rand, real, rand

@@ -17,17 +17,17 @@ from peft import LoraConfig, get_peft_model
 
 from jazz_solo import sweep
 from jazz_solo.__main__ import main as cli_main
-from jazz_solo import durations as D
-from jazz_solo import tokens as T
+from jazz_solo.data import durations as D
+from jazz_solo.data import tokens as T
 from jazz_solo.config import load_config
-from jazz_solo.generate import GenSettings, SoloGenerator, generate_piece, run_generate, write_sample
-from jazz_solo.kv_decode import CachedDecoder, FusedLlamaDecoder, make_decoder
-from jazz_solo.lora import save_adapter
-from jazz_solo.midi_io import split_roles, write_midi
-from jazz_solo.model import build_model, load_for_inference, save_base
-from jazz_solo.sampling import sample_seed
+from jazz_solo.generation.generate import GenSettings, SoloGenerator, generate_piece, run_generate, write_sample
+from jazz_solo.generation.kv_decode import CachedDecoder, FusedLlamaDecoder, make_decoder
+from jazz_solo.training.lora import save_adapter
+from jazz_solo.data.midi_io import split_roles, write_midi
+from jazz_solo.training.model import build_model, load_for_inference, save_base
+from jazz_solo.generation.sampling import sample_seed
 from jazz_solo.settings import ModelSettings, Settings
-from jazz_solo.tokens import Note
+from jazz_solo.data.tokens import Note
 
 from conftest import PROJECT_ROOT, comping_and_lead
 

@@ -20,14 +20,16 @@ import torch
 from mcp.client.client import Client
 
 import hostile_midi as H
-from jazz_solo import artifacts, evaluate, revalidate
+from jazz_solo import artifacts
+from jazz_solo.evaluation import scoring
+from jazz_solo.selection import revalidate
 from jazz_solo.__main__ import main
-from jazz_solo.fingerprint import note_fingerprint
-from jazz_solo.ingest import ingest
-from jazz_solo.mcp_server import build_server
-from jazz_solo.serve import Engine, check_seed, notes_from_midi_bytes, resolve_inside
-from jazz_solo.session_table import SessionTable
-from jazz_solo.train import _load_checkpoint
+from jazz_solo.data.fingerprint import note_fingerprint
+from jazz_solo.data.ingest import ingest
+from jazz_solo.serving.mcp_server import build_server
+from jazz_solo.serving.engine import Engine, check_seed, notes_from_midi_bytes, resolve_inside
+from jazz_solo.serving.session_table import SessionTable
+from jazz_solo.training.loop import _load_checkpoint
 from test_generate import make_adapter  # the shared tiny base + LoRA adapter
 
 RATIOS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -304,7 +306,7 @@ def test_duplicates_by_content_are_quarantined_and_target_copies_leave_the_corpu
 
 
 def test_fingerprint_ignores_offset_and_tempo_but_not_the_music():
-    from jazz_solo.tokens import Note
+    from jazz_solo.data.tokens import Note
 
     notes = [Note(0.0, 0.5, 60, 80), Note(0.5, 1.0, 64, 70), Note(1.0, 2.0, 67, 90)]
     moved = [Note(3 + 1.5 * n.start, 3 + 1.5 * n.end, n.pitch, 100) for n in notes]
@@ -369,16 +371,16 @@ def test_corrupt_results_are_set_aside_so_snakemake_rebuilds_them(adapter, tmp_p
     truncated = results / "gen" / "ok" / "temperature~0.9" / "metrics.json"
     fine = results / "gen" / "ok" / "temperature~1.1" / "metrics.json"
     for path in (stale, truncated, fine):
-        evaluate.write_json(path, {"status": "ok", "summary": {}, "files": []})
+        scoring.write_json(path, {"status": "ok", "summary": {}, "files": []})
     _truncate(truncated, 0.6)
     base = results / "base" / "split_pitch~60" / "model"
     shutil.copytree(adapter.parent / "base", base)
     _truncate(base / "model.safetensors", 0.99)
-    reference = evaluate.write_json(results / "data" / "split_pitch~60" / "reference.json", {"mean": {}, "std": {}})
+    reference = scoring.write_json(results / "data" / "split_pitch~60" / "reference.json", {"mean": {}, "std": {}})
     _truncate(reference, 0.5)
     jsonl = results / "gen" / "ok" / "temperature~1.1" / "samples.jsonl"
     jsonl.write_text('{"piece_id": "p", "seed": 1}\n{"piece_id": "q", "se')
-    reval = evaluate.write_json(results / "best" / "reval" / "metrics.json", {"status": "ok"})  # no summary
+    reval = scoring.write_json(results / "best" / "reval" / "metrics.json", {"status": "ok"})  # no summary
     found = {p for p, _ in artifacts.set_aside_corrupt(results)}
     assert found == {bad_adapter, stale, truncated, base, reference, jsonl, reval}
     assert not bad_adapter.exists() and (bad_adapter.parent / "adapter.corrupt").is_dir()
@@ -387,9 +389,9 @@ def test_corrupt_results_are_set_aside_so_snakemake_rebuilds_them(adapter, tmp_p
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
-    path = evaluate.write_json(tmp_path / "m.json", {"status": "ok", "summary": {}})
+    path = scoring.write_json(tmp_path / "m.json", {"status": "ok", "summary": {}})
     with pytest.raises(ValueError):
-        evaluate.write_json(path, {"status": float("nan")})  # fails while serialising: old file intact
+        scoring.write_json(path, {"status": float("nan")})  # fails while serialising: old file intact
     assert json.loads(path.read_text())["status"] == "ok" and [p.name for p in tmp_path.iterdir()] == ["m.json"]
     assert path.stat().st_mode & 0o777 == 0o666 & ~artifacts._UMASK  # not mkstemp's private 0600
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from jazz_solo.ingest import assign_splits, find_sources, ingest, piece_id
-from jazz_solo.midi_io import write_midi
-from jazz_solo.tokens import Note
+from jazz_solo.data.ingest import assign_splits, find_sources, ingest, piece_id
+from jazz_solo.data.midi_io import write_midi
+from jazz_solo.data.tokens import Note
 
 from conftest import comping_and_lead
 

@@ -3,7 +3,7 @@ python-rtmidi's JACK backend, virtual ports wired with ``jack_connect``, and the
 ``python -m jazz_solo serve --midi-in/--midi-out`` subprocess playing along to a comping file
 played into it in real time. Skips (with the reason) where jackd or python-rtmidi is missing.
 
-The pieces of :mod:`jazz_solo.live_midi` that need no port (note tracking, the scheduler's
+The pieces of :mod:`jazz_solo.serving.live_midi` that need no port (note tracking, the scheduler's
 note_on/note_off pairing) are tested on their own first."""
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from jazz_solo import live_midi
-from jazz_solo.live_midi import CompingEvent, InputQueue, NoteTracker, Scheduler, percentiles
-from jazz_solo.midi_io import split_roles, write_midi
-from jazz_solo.tokens import Note
+from jazz_solo.serving import live_midi
+from jazz_solo.serving.live_midi import CompingEvent, InputQueue, NoteTracker, Scheduler, percentiles
+from jazz_solo.data.midi_io import split_roles, write_midi
+from jazz_solo.data.tokens import Note
 
 from conftest import PROJECT_ROOT, comping_and_lead
 from test_generate import make_adapter  # the shared tiny base + LoRA adapter

@@ -5,9 +5,10 @@ import math
 
 import pytest
 
-from jazz_solo import metrics, tokens
-from jazz_solo.midi_io import load_notes, write_midi
-from jazz_solo.tokens import Note
+from jazz_solo.data import tokens
+from jazz_solo.evaluation import metrics
+from jazz_solo.data.midi_io import load_notes, write_midi
+from jazz_solo.data.tokens import Note
 
 
 @pytest.fixture
@@ -182,7 +183,7 @@ def test_onset_fit(roundtrip):
 def test_onset_fit_sees_a_quarter_second_lag_that_harmonic_fit_misses(shared_data):
     """Real right hands over their own comping (dev data), then the same right hands played
     250 ms late, the lag a chunked live mode adds: onset_fit drops, harmonic_fit_gain hardly moves."""
-    from jazz_solo.midi_io import split_roles
+    from jazz_solo.data.midi_io import split_roles
 
     files = sorted(shared_data.glob("*/*/*.midi"))[::200]
     on_time, lagged, gain_on_time, gain_lagged = [], [], [], []

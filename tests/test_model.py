@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from jazz_solo import durations, tokens
-from jazz_solo.generate import GenSettings, settings_for_model
-from jazz_solo.kv_decode import CachedDecoder, FusedLlamaDecoder
-from jazz_solo.lora import save_adapter, wrap
-from jazz_solo.model import (
+from jazz_solo.data import durations, tokens
+from jazz_solo.generation.generate import GenSettings, settings_for_model
+from jazz_solo.generation.kv_decode import CachedDecoder, FusedLlamaDecoder
+from jazz_solo.training.lora import save_adapter, wrap
+from jazz_solo.training.model import (
     RECORD_KEY,
     adapter_base_dir,
     build_model,
@@ -94,7 +94,7 @@ def test_pitch_class_embeddings_relate_octaves_and_keep_the_rest():
 
 @pytest.mark.parametrize("kind", ["fused", "cached"])
 def test_decoders_match_the_full_forward_over_layers_with_a_rewind(kind):
-    """jazz_solo.kv_decode on a 2-layer model (test_generate checks 1 layer): each decoder gives the
+    """jazz_solo.generation.kv_decode on a 2-layer model (test_generate checks 1 layer): each decoder gives the
     logits of a plain full forward after a prefill, steps, and tentative steps taken back
     (``rewind``, as the causal soloist does when a step is not kept)."""
     model = build_model(TINY, seed=0).eval()

@@ -1,13 +1,13 @@
-"""Grammar mask, logits processing and per-sample generators (jazz_solo.sampling)."""
+"""Grammar mask, logits processing and per-sample generators (jazz_solo.generation.sampling)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from jazz_solo import tokens as T
-from jazz_solo.vocab import get as get_vocabulary
-from jazz_solo import durations as D
-from jazz_solo.sampling import (
+from jazz_solo.data import tokens as T
+from jazz_solo.data.vocab import get as get_vocabulary
+from jazz_solo.data import durations as D
+from jazz_solo.generation.sampling import (
     DurationGrammar,
     GrammarState,
     lead_register,

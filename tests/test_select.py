@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from jazz_solo import export, leaderboard, select
+from jazz_solo.selection import export, leaderboard, ranking
 
 
 def metrics(realism=1.0, gain=0.1, dead_air=0.3, rep=0.1, density=2.0, notes=20.0, grammar=0, status="ok"):
@@ -27,7 +27,7 @@ def metrics(realism=1.0, gain=0.1, dead_air=0.3, rep=0.1, density=2.0, notes=20.
 
 
 def rows(**named):
-    return [select.summary_row(cid, m) for cid, m in named.items()]
+    return [ranking.summary_row(cid, m) for cid, m in named.items()]
 
 
 def ids(ranked):
@@ -35,7 +35,7 @@ def ids(ranked):
 
 
 def test_realism_orders_by_distance_then_gain_then_dead_air():
-    ranked = select.rank(
+    ranked = ranking.rank(
         rows(
             a=metrics(realism=0.5, gain=0.1, dead_air=0.4),
             b=metrics(realism=0.5, gain=0.2, dead_air=0.9),  # same distance, higher gain wins
@@ -51,13 +51,13 @@ def test_realism_orders_by_distance_then_gain_then_dead_air():
 
 def test_realism_full_tie_breaks_by_candidate_id_whatever_the_input_order():
     same = metrics()
-    forward = select.rank(rows(**{"x~2": same, "x~10": same, "x~1": same}), "realism", 8)
-    backward = select.rank(rows(**{"x~1": same, "x~10": same, "x~2": same}), "realism", 8)
+    forward = ranking.rank(rows(**{"x~2": same, "x~10": same, "x~1": same}), "realism", 8)
+    backward = ranking.rank(rows(**{"x~1": same, "x~10": same, "x~2": same}), "realism", 8)
     assert ids(forward) == ids(backward) == ["x~1", "x~10", "x~2"]
 
 
 def test_realism_drops_failed_grammar_errors_and_near_silent_candidates():
-    ranked = select.rank(
+    ranked = ranking.rank(
         rows(
             failed=metrics(realism=0.0, status="failed"),
             grammar=metrics(realism=0.1, grammar=3),
@@ -73,17 +73,17 @@ def test_realism_drops_failed_grammar_errors_and_near_silent_candidates():
     assert reasons["failed"] == "status failed"
     assert reasons["grammar"] == reasons["grammar_dict"] == "grammar errors"
     assert reasons["quiet"] == "avg lead notes < 8"
-    assert select.rank(rows(ok=metrics(), quiet=metrics(notes=1)), "realism", 8)[0]["candidate"] == "ok"
+    assert ranking.rank(rows(ok=metrics(), quiet=metrics(notes=1)), "realism", 8)[0]["candidate"] == "ok"
 
 
 def test_missing_metric_sorts_last_instead_of_winning():
     no_distance = metrics()
     del no_distance["realism_distance"]
-    assert ids(select.rank(rows(a=no_distance, b=metrics(realism=9.0)), "realism", 0)) == ["b", "a"]
+    assert ids(ranking.rank(rows(a=no_distance, b=metrics(realism=9.0)), "realism", 0)) == ["b", "a"]
 
 
 def test_legacy_rule_dead_air_then_repetition_then_density_distance_from_one():
-    ranked = select.rank(
+    ranked = ranking.rank(
         rows(
             a=metrics(dead_air=0.2, rep=0.3, density=1.0),
             b=metrics(dead_air=0.2, rep=0.1, density=3.0),  # same dead air, less repetition wins
@@ -100,10 +100,10 @@ def test_legacy_rule_dead_air_then_repetition_then_density_distance_from_one():
 
 
 def test_no_eligible_candidate_ranks_none_and_an_unknown_rule_is_an_error():
-    ranked = select.rank(rows(a=metrics(status="failed"), b=metrics(grammar=1)), "realism", 8)
+    ranked = ranking.rank(rows(a=metrics(status="failed"), b=metrics(grammar=1)), "realism", 8)
     assert [(r["rank"], r["excluded"]) for r in ranked] == [(None, "status failed"), (None, "grammar errors")]
     with pytest.raises(ValueError, match="select.rule"):
-        select.rank([], "fastest")
+        ranking.rank([], "fastest")
 
 
 def gen_id(lora_r, temperature):

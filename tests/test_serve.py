@@ -15,14 +15,14 @@ import torch
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters
 
-from jazz_solo.generate import GenSettings
-from jazz_solo.serve import (
+from jazz_solo.generation.generate import GenSettings
+from jazz_solo.serving.engine import (
     MAX_MIDI_BYTES, CausalStreamSession, Engine, StreamSession, check_settings, notes_from_midi_bytes, open_stream,
     resolve_inside,
 )
 
 from jazz_solo.config import load_config
-from jazz_solo.midi_io import split_roles
+from jazz_solo.data.midi_io import split_roles
 from jazz_solo.settings import Settings
 
 from conftest import PROJECT_ROOT, comping_and_lead
@@ -155,7 +155,7 @@ def causal_adapter(tmp_path_factory) -> Path:
 def test_mcp_stdio_causal_stream(causal_adapter, tmp_path):
     """The MCP stream tools over a causal model, through the SDK's stdio client: 250 ms chunks in,
     each answer the solo of the next 250 ms (timed from the chunk's end)."""
-    from jazz_solo.midi_io import write_midi
+    from jazz_solo.data.midi_io import write_midi
 
     params = StdioServerParameters(command=sys.executable, args=["-m", "jazz_solo", "serve", "--adapter",
                                                                  str(causal_adapter)], cwd=str(PROJECT_ROOT))
@@ -210,7 +210,7 @@ def test_causal_stream_follows_the_chunk_just_heard(causal_adapter, adapter):
     soloist = session.soloist
     assert all(n.start - heard < chunk + 0.011 for n, heard in zip(soloist.notes, soloist.heard_until))
     # the same arrival offline decides the same notes: what the offline metrics score is what is played
-    from jazz_solo.causal import offline_causal_solo
+    from jazz_solo.generation.causal import offline_causal_solo
 
     offline = offline_causal_solo(engine.model, cond, engine.settings, 60, seed=4, chunk_seconds=chunk,
                                   lookahead_seconds=chunk, seconds=12.0)
@@ -260,9 +260,9 @@ UPDATE_GOLDEN = "JAZZ_SOLO_UPDATE_GOLDEN"
 def tiny_bundle(root: Path) -> Path:
     """An exported-bundle folder (bundle.json, adapter/ over base_model/) of tests/configs/tiny.yaml,
     with seeded weights: the base from build_model's seed, a LoRA adapter with seeded non-zero B."""
-    from jazz_solo.export import bundle
-    from jazz_solo.lora import save_adapter, wrap
-    from jazz_solo.model import build_model, save_base
+    from jazz_solo.selection.export import bundle
+    from jazz_solo.training.lora import save_adapter, wrap
+    from jazz_solo.training.model import build_model, save_base
 
     config = load_config(PROJECT_ROOT / "tests" / "configs" / "tiny.yaml")
     settings = Settings.from_config(config)
@@ -282,7 +282,7 @@ def tiny_bundle(root: Path) -> Path:
 def stream_transcript(bundle_dir: Path) -> str:
     """The session over stdio: each call's tool, arguments and parsed reply, one JSON line per call;
     the random session id is written as <session>."""
-    from jazz_solo.serve import midi_bytes
+    from jazz_solo.serving.engine import midi_bytes
 
     params = StdioServerParameters(command=sys.executable, cwd=str(PROJECT_ROOT),
                                    args=["-m", "jazz_solo", "serve", "--bundle", str(bundle_dir), "--threads", "1"])

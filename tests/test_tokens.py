@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from jazz_solo import tokens
-from jazz_solo.midi_io import load_notes
-from jazz_solo.tokens import Note
-from jazz_solo.windows import encode_window
+from jazz_solo.data import tokens
+from jazz_solo.data.midi_io import load_notes
+from jazz_solo.data.tokens import Note
+from jazz_solo.data.windows import encode_window
 
 from tiny_jazz import jazz_piece
 
@@ -105,9 +105,9 @@ def test_transpose_array_matches_transpose_tokens():
     assert tokens.transpose_array(np.asarray([127, 255]), 1) is None
 
 
-# --- the duration vocabulary (jazz_solo.durations) ---------------------------------------------
+# --- the duration vocabulary (jazz_solo.data.durations) ---------------------------------------------
 
-from jazz_solo import durations  # noqa: E402
+from jazz_solo.data import durations  # noqa: E402
 
 
 def playable(notes: list[Note]) -> list[Note]:

@@ -17,16 +17,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from jazz_solo import tokens
-from jazz_solo.batching import IGNORE, batches_per_epoch, collate, epoch_batches, lead_labels
-from jazz_solo.evaluation_nll import chance_nll, lead_loss_sum, mean_nll
-from jazz_solo.lora import train_lora
-from jazz_solo.midi_io import split_roles
-from jazz_solo.model import adapter_base_dir, build_model, load_for_inference
+from jazz_solo.data import tokens
+from jazz_solo.training.batching import IGNORE, batches_per_epoch, collate, epoch_batches, lead_labels
+from jazz_solo.training.nll import chance_nll, lead_loss_sum, mean_nll
+from jazz_solo.training.lora import train_lora
+from jazz_solo.data.midi_io import split_roles
+from jazz_solo.training.model import adapter_base_dir, build_model, load_for_inference
 from jazz_solo.settings import LoraSettings, ModelSettings, TrainSettings
-from jazz_solo.tokens import Note
-from jazz_solo.train import TrainingDiverged, lr_factor, pretrain, read_log
-from jazz_solo.windows import WindowSet, build_example, encode_window, window_starts
+from jazz_solo.data.tokens import Note
+from jazz_solo.training.loop import TrainingDiverged, lr_factor, pretrain, read_log
+from jazz_solo.data.windows import WindowSet, build_example, encode_window, window_starts
 
 from png_checks import assert_figure
 
@@ -217,7 +217,7 @@ def test_adapter_beats_base_on_its_target_and_loads(data, base, tmp_path):
     # The saved adapter reproduces the reported NLL through both loading paths.
     from peft import PeftModel
 
-    from jazz_solo.model import load_base
+    from jazz_solo.training.model import load_base
 
     val = WindowSet.load(data["b_val"])
     peft_model = PeftModel.from_pretrained(load_base(base / "model"), str(out / "adapter"))
@@ -236,7 +236,7 @@ def test_diverging_lora_stops_with_clear_error_and_writes_nothing(data, base, tm
 
 def _doubling_windows(n: int, seed: int) -> WindowSet:
     """Windows whose lead plays the comping's one pitch two octaves up: only the comping tells it."""
-    from jazz_solo import durations, vocab
+    from jazz_solo.data import durations, vocab
 
     rng = random.Random(seed)
     sequences, seps = [], []
@@ -251,7 +251,7 @@ def _doubling_windows(n: int, seed: int) -> WindowSet:
 
 
 def test_listening_gain_sees_a_model_that_follows_its_comping(one_torch_thread):
-    from jazz_solo.evaluation_nll import listening_gain, with_comping_moved
+    from jazz_solo.training.nll import listening_gain, with_comping_moved
 
     ws = _doubling_windows(64, seed=0)
     moved = with_comping_moved(ws, 1)

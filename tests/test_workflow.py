@@ -102,7 +102,7 @@ def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
     assert {"best/adapter/adapter_model.safetensors", "best/base_model/model.safetensors", "best/bundle.json",
             "best/best.json", "best/reval/metrics.json", "sweep/leaderboard.tsv", "sweep/leaderboard.md"} <= names
 
-    from jazz_solo.model import load_for_inference
+    from jazz_solo.training.model import load_for_inference
 
     model = load_for_inference(results / "best" / "adapter")  # the copy finds its copied base
     assert sum(p.numel() for p in model.parameters()) > 0
@@ -138,9 +138,9 @@ def test_report_html(tiny_run):
 def test_audio_previews_real_base_and_best_over_the_same_comping(tiny_run):
     import soundfile as sf
 
-    from jazz_solo import audio
+    from jazz_solo.listening import audio
 
-    from jazz_solo.listen import PAGE_AUDIO_BYTES
+    from jazz_solo.listening.previews import PAGE_AUDIO_BYTES
 
     listen = tiny_run / "results" / "report" / "listen"
     if audio.find_synth() is None:  # CI installs it (.ci/run); elsewhere the page says what to install

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 
-from jazz_solo.tokens import Note
+from jazz_solo.data.tokens import Note
 
 SPLIT_PITCH = 60
 BASS = (38, 43, 36, 45)  # D G C A

@@ -2,11 +2,11 @@
 
 from _common import job
 
-from jazz_solo import audio, listen
+from jazz_solo.listening import audio, previews
 
 # one torch thread: the base-only solo's decoding is overhead-bound (see rule generate)
 with job(snakemake, torch_threads=1) as run:
-    result = listen.make_previews(
+    result = previews.make_previews(
         **run.winner(),
         reval_jsonl=snakemake.input.reval_jsonl,
         reval_samples=snakemake.input.reval_samples,

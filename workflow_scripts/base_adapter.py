@@ -6,8 +6,8 @@ import logging
 import torch
 from _common import job
 
-from jazz_solo.lora import save_adapter, wrap
-from jazz_solo.model import load_base
+from jazz_solo.training.lora import save_adapter, wrap
+from jazz_solo.training.model import load_base
 from jazz_solo.settings import LoraSettings
 
 # The smallest adapter, the same whatever the config says (its B is zero: it changes nothing).

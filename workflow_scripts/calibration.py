@@ -1,15 +1,15 @@
 """Rule calibration: real held-out, corpus-artist and random-note rows on the candidates' metrics
-(thin adapter; jazz_solo.calibration)."""
+(thin adapter; jazz_solo.evaluation.calibration)."""
 from _common import job
 
-from jazz_solo import calibration, copycheck, evaluate
+from jazz_solo.evaluation import calibration, copycheck, scoring
 from jazz_solo.config import config_hash
 
 with job(snakemake) as run:
     s = run.settings
     result = calibration.build_calibration(
         snakemake.input.pieces,
-        evaluate.load_reference(snakemake.input.reference),
+        scoring.load_reference(snakemake.input.reference),
         copycheck.load_index(snakemake.input.phrases),
         split_pitch=s.data.split_pitch,
         max_seconds=s.generate.max_seconds,
@@ -19,5 +19,5 @@ with job(snakemake) as run:
         corpus_pieces=s.evaluate.calibration_pieces,
         seed=s.seed,
     )
-    result["provenance"] = evaluate.provenance(config_hash(s.as_config("generate", "evaluate", "seed")))
-    evaluate.write_json(snakemake.output[0], result)
+    result["provenance"] = scoring.provenance(config_hash(s.as_config("generate", "evaluate", "seed")))
+    scoring.write_json(snakemake.output[0], result)

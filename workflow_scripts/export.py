@@ -3,7 +3,7 @@ import logging
 
 from _common import job
 
-from jazz_solo.export import export_best
+from jazz_solo.selection.export import export_best
 
 with job(snakemake) as run:
     record = export_best(

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from _common import job
 
-from jazz_solo.generate import run_generate
+from jazz_solo.generation.generate import run_generate
 
 # bad input (an unreadable test piece, a missing base): one line
 with job(snakemake, torch_threads=True) as run:

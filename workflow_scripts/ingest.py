@@ -1,7 +1,7 @@
 """Rule ingest: configured MIDI folders -> pieces.tsv + quarantine.tsv (thin adapter)."""
 from _common import job
 
-from jazz_solo.ingest import ingest
+from jazz_solo.data.ingest import ingest
 
 with job(snakemake) as run:  # e.g. a corpus of junk only: one line
     s = run.settings

@@ -3,7 +3,7 @@ import logging
 
 from _common import job
 
-from jazz_solo import board, leaderboard
+from jazz_solo.selection import board, leaderboard
 
 with job(snakemake) as run:
     select = run.settings.select

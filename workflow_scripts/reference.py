@@ -1,10 +1,10 @@
 """Rule reference: metrics of the real lead of the target artist's pieces (thin adapter; the
-choice of pieces and the few-pieces warning: jazz_solo.calibration)."""
+choice of pieces and the few-pieces warning: jazz_solo.evaluation.calibration)."""
 import logging
 
 from _common import job
 
-from jazz_solo import calibration, evaluate
+from jazz_solo.evaluation import calibration, scoring
 from jazz_solo.config import config_hash
 
 with job(snakemake) as run:  # a configured path matching nothing: one line naming the key
@@ -16,10 +16,10 @@ with job(snakemake) as run:  # a configured path matching nothing: one line nami
     }
     named = s.evaluate.reference
     pieces = calibration.reference_pieces(snakemake.input.pieces, named)
-    reference = evaluate.build_reference(pieces, **settings)
+    reference = scoring.build_reference(pieces, **settings)
     reference["pieces_from"] = "evaluate.reference" if named else "target pieces except the test pieces"
     reference["warning"] = calibration.reference_warning(reference["count"], s.evaluate.min_reference_pieces)
     if reference["warning"]:
         logging.warning("%s", reference["warning"])
-    reference["provenance"] = evaluate.provenance(config_hash({**settings, "reference": named}))
-    evaluate.write_json(snakemake.output[0], reference)
+    reference["provenance"] = scoring.provenance(config_hash({**settings, "reference": named}))
+    scoring.write_json(snakemake.output[0], reference)

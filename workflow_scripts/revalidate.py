@@ -2,8 +2,8 @@
 
 from _common import job
 
-from jazz_solo import evaluate
-from jazz_solo.revalidate import revalidate
+from jazz_solo.evaluation import scoring
+from jazz_solo.selection.revalidate import revalidate
 
 with job(snakemake, torch_threads=True) as run:
     result = revalidate(
@@ -14,4 +14,4 @@ with job(snakemake, torch_threads=True) as run:
         samples_dir=snakemake.output.samples,
         jsonl_path=snakemake.output.jsonl,
     )
-    evaluate.write_json(snakemake.output.metrics, result)
+    scoring.write_json(snakemake.output.metrics, result)

@@ -3,7 +3,7 @@ import logging
 
 from _common import job
 
-from jazz_solo import leaderboard
+from jazz_solo.selection import leaderboard
 
 with job(snakemake) as run:  # no candidate qualifies: one line with every candidate's reason
     select = run.settings.select

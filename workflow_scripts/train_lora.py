@@ -1,8 +1,8 @@
 """Rule train_lora: base + target windows -> peft adapter, train_log.csv, loss.png, eval.json (thin adapter)."""
 from _common import ERRORS, job
 
-from jazz_solo.lora import train_lora
-from jazz_solo.train import TrainingDiverged
+from jazz_solo.training.lora import train_lora
+from jazz_solo.training.loop import TrainingDiverged
 
 with job(snakemake, errors=(TrainingDiverged, *ERRORS), torch_threads=True) as run:
     s = run.settings

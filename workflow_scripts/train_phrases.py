@@ -1,11 +1,11 @@
 """Rule train_phrases: note steps of the lead of every target training piece (whole pieces),
-what the copy check matches solos against (thin adapter; jazz_solo.copycheck)."""
+what the copy check matches solos against (thin adapter; jazz_solo.evaluation.copycheck)."""
 import logging
 
 from _common import job
 
-from jazz_solo import calibration, copycheck
-from jazz_solo.midi_io import MidiError, load_notes, split_roles
+from jazz_solo.evaluation import calibration, copycheck
+from jazz_solo.data.midi_io import MidiError, load_notes, split_roles
 
 with job(snakemake) as run:
     split_pitch = run.settings.data.split_pitch

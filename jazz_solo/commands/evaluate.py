@@ -10,7 +10,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from .. import cli_checks, evaluate
+from . import _checks
+from ..evaluation import scoring
 from ..config import load_config
 from ..settings import Settings
 from . import add_config, add_output
@@ -37,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
         args.threshold_ms = float(settings.evaluate.dead_air_threshold_ms)
     if not 0 <= args.split_pitch <= 127:
         raise ValueError(f"--split-pitch {args.split_pitch}: must be a MIDI pitch 0-127")
-    cli_checks.number("--threshold-ms", args.threshold_ms, 0)
-    cli_checks.number("--max-seconds", args.max_seconds, 0, None, low_inclusive=False)
-    cli_checks.output_file("--output", args.output)
+    _checks.number("--threshold-ms", args.threshold_ms, 0)
+    _checks.number("--max-seconds", args.max_seconds, 0, None, low_inclusive=False)
+    _checks.output_file("--output", args.output)
     if not args.directory.is_dir():
         raise ValueError(f"{args.directory}: not a folder")
     if args.reference is not None and not args.reference.exists():
@@ -47,15 +48,15 @@ def run(args: argparse.Namespace) -> int:
     reference = None
     if args.reference is not None:
         if args.reference.is_dir():
-            rows = evaluate.score_folder(args.reference, args.split_pitch, args.threshold_ms, args.max_seconds)
-            reference = {**evaluate.reference_stats(rows), "split_pitch": args.split_pitch,
+            rows = scoring.score_folder(args.reference, args.split_pitch, args.threshold_ms, args.max_seconds)
+            reference = {**scoring.reference_stats(rows), "split_pitch": args.split_pitch,
                          "max_seconds": args.max_seconds}
         else:
-            reference = evaluate.load_reference(args.reference)
-    result = evaluate.evaluate_folder(
+            reference = scoring.load_reference(args.reference)
+    result = scoring.evaluate_folder(
         args.directory, reference, args.split_pitch, args.threshold_ms, args.max_seconds
     )
-    evaluate.write_json(args.output, result)
+    scoring.write_json(args.output, result)
     s = result["summary"]
     distance = result["realism_distance"]
     print(

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .. import cli_checks
+from . import _checks
 from ..artifacts import verify_adapter, verify_base
 from ..config import load_config, validate_config
 from ..settings import Settings
@@ -44,27 +44,27 @@ def _override(section: dict, key: str, value) -> None:
 
 def _check_flags(args: argparse.Namespace) -> None:
     """Values the schema cannot catch (NaN/inf pass its bounds) or that would exhaust memory."""
-    cli_checks.number("--temperature (generate.temperature)", args.temperature, 0, None, low_inclusive=False)
-    cli_checks.number("--top-p (generate.top_p)", args.top_p, 0, 1, low_inclusive=False)
-    cli_checks.number("--top-k (generate.top_k)", args.top_k, 0)
-    cli_checks.number("--primer-max-tokens (generate.primer_max_tokens)", args.primer_max_tokens, 1)
-    cli_checks.number("--continuity-seconds", args.continuity_seconds, 0)
-    cli_checks.number("--num-samples (generate.num_samples)", args.num_samples, 1, cli_checks.MAX_NUM_SAMPLES)
-    cli_checks.number("--split-pitch (data.split_pitch)", args.split_pitch, 0, 127)
-    cli_checks.number("--window-seconds (data.window_seconds)", args.window_seconds, 0, None, low_inclusive=False)
-    cli_checks.number("--max-seconds (generate.max_seconds)", args.max_seconds, 0, None, low_inclusive=False)
+    _checks.number("--temperature (generate.temperature)", args.temperature, 0, None, low_inclusive=False)
+    _checks.number("--top-p (generate.top_p)", args.top_p, 0, 1, low_inclusive=False)
+    _checks.number("--top-k (generate.top_k)", args.top_k, 0)
+    _checks.number("--primer-max-tokens (generate.primer_max_tokens)", args.primer_max_tokens, 1)
+    _checks.number("--continuity-seconds", args.continuity_seconds, 0)
+    _checks.number("--num-samples (generate.num_samples)", args.num_samples, 1, _checks.MAX_NUM_SAMPLES)
+    _checks.number("--split-pitch (data.split_pitch)", args.split_pitch, 0, 127)
+    _checks.number("--window-seconds (data.window_seconds)", args.window_seconds, 0, None, low_inclusive=False)
+    _checks.number("--max-seconds (generate.max_seconds)", args.max_seconds, 0, None, low_inclusive=False)
     out = args.output if args.output.suffix else args.output.with_suffix(".mid")
-    cli_checks.output_file("--output", args.output)
-    cli_checks.output_file("--output", out)
+    _checks.output_file("--output", args.output)
+    _checks.output_file("--output", out)
     if not args.conditioning.is_file():
         raise ValueError(f"--conditioning {args.conditioning}: no such file")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate import conditioning_part, generate_piece, settings_for_model, write_sample
-    from ..midi_io import load_notes
-    from ..model import MUST_MATCH, adapter_base_dir, load_for_inference, recorded_base_data
-    from ..sampling import sample_seed
+    from ..generation.generate import conditioning_part, generate_piece, settings_for_model, write_sample
+    from ..data.midi_io import load_notes
+    from ..training.model import MUST_MATCH, adapter_base_dir, load_for_inference, recorded_base_data
+    from ..generation.sampling import sample_seed
 
     _check_flags(args)
     # Flags are config overrides: written into the config, validated with it, then typed once.
@@ -83,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
     validate_config(config)  # flags go through the schema too: one-line error naming the key
     s = Settings.from_config(config)
     # the merged values too: a config file's .nan passes the schema's bounds as well
-    cli_checks.number("generate.temperature", s.generate.temperature, 0, None, low_inclusive=False)
-    cli_checks.number("generate.top_p", s.generate.top_p, 0, 1, low_inclusive=False)
-    cli_checks.number("generate.num_samples", s.generate.num_samples, 1, cli_checks.MAX_NUM_SAMPLES)
-    cli_checks.number("generate.max_seconds", s.generate.max_seconds, 0, None, low_inclusive=False)
+    _checks.number("generate.temperature", s.generate.temperature, 0, None, low_inclusive=False)
+    _checks.number("generate.top_p", s.generate.top_p, 0, 1, low_inclusive=False)
+    _checks.number("generate.num_samples", s.generate.num_samples, 1, _checks.MAX_NUM_SAMPLES)
+    _checks.number("generate.max_seconds", s.generate.max_seconds, 0, None, low_inclusive=False)
     verify_adapter(args.adapter)  # a truncated safetensors file: one line, not a SafetensorError traceback
     verify_base(base_dir)
-    device = cli_checks.device(args.device)
+    device = _checks.device(args.device)
 
     split_pitch, max_seconds = s.data.split_pitch, s.generate.max_seconds
     cond, seconds = conditioning_part(load_notes(args.conditioning), split_pitch, max_seconds)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import board, leaderboard, paths
+from .. import paths
+from ..selection import board, leaderboard
 from ..config import load_config
 from ..settings import Settings
 from . import add_config, add_output

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from .. import audio
+from ..listening import audio
 from ..config import load_config
-from ..midi_io import MidiError
+from ..data.midi_io import MidiError
 from ..settings import Settings
 from . import add_config, add_output
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..config import load_config
-    from ..serve import Engine
+    from ..serving.engine import Engine
     from ..settings import Settings
 
     # stdout is the MCP channel in stdio mode: logs go to stderr only.
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     live_mode = bool(args.midi_in or args.midi_out)
     if live_mode:
-        from ..live_midi import midi_backend
+        from ..serving.live_midi import midi_backend
 
         if not (args.midi_in and args.midi_out):
             raise ValueError("live mode needs both --midi-in and --midi-out")
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine.load(None if args.adapter else args.bundle, args.adapter, settings)
     if live_mode:
         return live(engine, backend, args)
-    from ..mcp_server import run_server
+    from ..serving.mcp_server import run_server
 
     run_server(engine, args.allowed_dir, http=args.http, port=args.port)
     return 0
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 def live(engine, backend, args: argparse.Namespace) -> int:
     """Play along on MIDI ports until Ctrl-C / SIGTERM (or --seconds); the timing stats go to stderr."""
-    from .. import live_midi
+    from ..serving import live_midi
 
     soloist = live_midi.soloist_for(engine, args.seed, args.chunk_seconds)
     mode = ("causal" if engine.causal else "chunk-behind") + f" ({soloist.period:g} s)"
