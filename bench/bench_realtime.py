@@ -132,7 +132,7 @@ def session_music(target: str, split_pitch: int, seconds: float) -> tuple[list[N
         except MidiError as exc:
             print(f"note: skipping {exc}")
             continue
-        # the middle of the piece, not its opening: a jazz piece opens with its head (windows.excerpt_starts)
+        # the middle of the piece, not its opening: a jazz piece opens with its head (data.windows.excerpt_starts)
         middle = excerpt_starts(max(n.end for n in notes), share, 1)[0]
         c, l = split_roles(excerpt(notes, middle, share), split_pitch)
         first = min((n.start for n in c), default=0.0)  # start with the comping: the session starts on it

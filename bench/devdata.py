@@ -30,7 +30,7 @@ EXCERPT_SECONDS = 32.0  # comping to solo over, per excerpt
 
 
 def piece_excerpts(path: str | Path, count: int) -> tuple[list[Note], list[float]]:
-    """A piece's notes and the starts of ``count`` excerpts spread over it (windows.excerpt_starts:
+    """A piece's notes and the starts of ``count`` excerpts spread over it (data.windows.excerpt_starts:
     the openings alone are the head, not the piece's typical right hand)."""
     notes = load_notes(path)
     return notes, excerpt_starts(max(n.end for n in notes), EXCERPT_SECONDS, count)
