@@ -79,8 +79,8 @@ def pitch_class_embeddings(model: LlamaForCausalLM, own: float = 0.25, octave: f
     With 128 unrelated pitch embeddings (and the tied head) a small model must learn separately, for
     every octave, that a solo note fits the comping's chord, and in 500 CPU steps it does not: moving
     the comping a semitone cost it 0.008 nats per lead note. Started this way, C4 and C5 share what
-    is learnt about a C, and the same base and steps cost 0.149 nats (it listens) with 3 % lower val
-    NLL per note (README "Model"). Draws from torch's global generator, seeded by build_model.
+    is learnt about a C, and the same base and steps cost 0.160 nats (it listens) with 3 % lower val
+    NLL per note (README "Training"). Draws from torch's global generator, seeded by build_model.
     """
     weight = model.get_input_embeddings().weight
     with torch.no_grad():
