@@ -163,6 +163,7 @@ class GenerateSettings(Section):
     max_seconds: float | None
     primer_max_tokens: int
     continuity_seconds: float
+    eos_margin_seconds: float  # windowed models: EOS only this close to the window's end (0: any time)
     chunk_seconds: float  # causal models: comping heard in chunks this long
     lookahead_seconds: float  # causal models: the solo is decided this far past what was heard
     temperature: float
@@ -214,6 +215,7 @@ class GenSettings:
     top_p: float
     max_new_tokens: int
     continuity_seconds: float
+    eos_margin_seconds: float
     vocabulary: str
     split_pitch: int
     sequence: str

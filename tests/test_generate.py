@@ -304,3 +304,24 @@ def test_fused_decoder_matches_the_transformers_forward(adapter):
             for s, t in zip(seqs, toks.tolist()):
                 s.append(t)
             a, b = fused.step(toks), hf.step(toks)
+
+
+def test_eos_margin_keeps_a_window_from_falling_silent_early(model, vocabulary):
+    """generate.eos_margin_seconds: EOS (the rest of the window silent) only that close to its end."""
+    from jazz_solo.data import vocab
+    from jazz_solo.generation.generate import generate_window
+    from jazz_solo.generation.sampling import make_generators
+
+    settings = gen_settings(window_seconds=4.0, max_new_tokens=400, vocabulary=vocabulary, eos_margin_seconds=0.0)
+    cond = vocab.encode_conditioning(cond_of(4.0), 0.0, 4.0)
+
+    def eos_ends(s: GenSettings) -> list[int]:
+        """For every sample that ended by EOS, the ticks left in the window then."""
+        out = generate_window(model, cond, s, make_generators(range(64)))
+        # the sampled tokens before the EOS (the closing a window gets comes after them)
+        return [out.budget_ticks - sum(t - T.TIME_SHIFT + 1 for t in lead[: n - 1] if T.is_time_shift(t))
+                for lead, n, why in zip(out.lead, out.sampled, out.finish) if why == "eos"]
+
+    assert any(left > 50 for left in eos_ends(settings))  # 0: EOS whenever sampled
+    late = eos_ends(dataclasses.replace(settings, eos_margin_seconds=0.5))
+    assert all(left <= 50 for left in late)

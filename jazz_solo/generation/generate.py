@@ -116,6 +116,9 @@ def generate_window(
         if free:
             free_t = torch.tensor(free)
             allowed = state.allowed(rows[free_t])
+            if settings.eos_margin_seconds > 0:  # the rest of the window silent: only near its end
+                left = budget - state.elapsed[rows[free_t]]
+                allowed[left > round(settings.eos_margin_seconds * T.TICKS_PER_SECOND), T.EOS] = False
             raw = torch.softmax(logits[free_t].float(), dim=-1)
             on_register = (raw * out_of_register).sum(-1).tolist()
             on_grammar = (raw * (~allowed & ~out_of_register)).sum(-1).tolist()
