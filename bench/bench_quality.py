@@ -124,8 +124,9 @@ def real_rows(paths: list[str], split: int, thr: float, index: copycheck.PhraseI
     """Each piece's real right hand over its comping, one row per excerpt spread over the piece."""
     rows = []
     for path in paths:
-        for start in piece_excerpts(path, excerpts)[1]:
-            cond, lead = calibration.real_parts(path, split, SECONDS, start)
+        notes, starts = piece_excerpts(path, excerpts)
+        for start in starts:
+            cond, lead = calibration.cut_parts(notes, split, SECONDS, start)
             rows.append(scored(lead, cond, thr, index))
     return rows
 
@@ -145,7 +146,7 @@ def sample_rows(models: dict[str, torch.nn.Module], tests: list[dict[str, str]],
             for name, model in models.items():
                 res = generate_piece(model, cond, seconds, settings, seeds)
                 out[name] += [scored(s, cond, thr, index) for s in res.solos]
-            real = calibration.real_parts(p["path"], settings.split_pitch, SECONDS, start)[1]
+            real = calibration.cut_parts(notes, settings.split_pitch, SECONDS, start)[1]
             for _ in seeds:
                 lead = calibration.random_lead(cond, max(len(real), 1), seconds, settings.split_pitch, rng)
                 out["random_notes"].append(scored(lead, cond, thr, index))

@@ -191,7 +191,7 @@ def main() -> int:
                     gen_rows += [duration_stats(s, cond, split, seconds) for s in res.solos]
                 key = name if kind == "base" else f"{name} + adapter"
                 measured = nll if kind == "base" else nll_totals(m, test_windows, 16)
-                listening = listening_gain(m, test_windows, 16)
+                listening = listening_gain(m, test_windows, 16, real_per_note=measured["per_note"])
                 entry[key] = {
                     "nll_per_note": measured["per_note"], "nll_per_token": measured["per_token"],
                     "listening_gain": listening,

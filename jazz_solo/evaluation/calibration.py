@@ -89,9 +89,15 @@ def evenly(items: Sequence[Any], n: int) -> list[Any]:
 def real_parts(
     path: str | Path, split_pitch: int, max_seconds: float | None, start: float = 0.0
 ) -> tuple[list[Note], list[Note]]:
-    """(conditioning, lead) of a real piece from ``start`` (an excerpt moved to 0, see
+    """(conditioning, lead) of a real piece from ``start``: :func:`cut_parts` of its notes."""
+    return cut_parts(load_notes(path), split_pitch, max_seconds, start)
+
+
+def cut_parts(
+    notes: Sequence[Note], split_pitch: int, max_seconds: float | None, start: float = 0.0
+) -> tuple[list[Note], list[Note]]:
+    """(conditioning, lead) of a piece's notes from ``start`` (an excerpt moved to 0, see
     ``windows.excerpt``), cut as scoring.build_reference cuts the reference."""
-    notes = load_notes(path)
     if start:
         length = max_seconds if max_seconds is not None else max((n.end for n in notes), default=0.0)
         notes = excerpt(notes, start, length)

@@ -102,7 +102,6 @@ class CausalSoloist:
         self._open: list[int] | None = None                   # lead note being written: [onset, pitch, vel, ticks]
         self._lead_velocity = T.DEFAULT_VELOCITY
         self._pending: int | None = None                      # sampled time shift (ticks) not yet in the stream
-        self._late = False                                    # the lead wanted to play at a moment already past
         self.now = 0        # the stream's present (tick)
         self.origin = 0     # tick of the current context's BOS
         self._length = 0
@@ -273,7 +272,7 @@ class CausalSoloist:
         self._logits = before
         self._pending = self._draw_shift(ticks + 1)
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, present: int) -> None:
         """The stream is behind the present (comping heard late cut a shift there). The model goes
         on as if it had heard in time: its next token at this past moment is drawn; a lead event
         (it wanted to play with the comping) is played as soon as it can be, at the present; a
@@ -286,8 +285,8 @@ class CausalSoloist:
         tok = self._sample(record=False)
         if T.is_time_shift(tok):
             self._pending = tok - T.TIME_SHIFT + 1
-        else:
-            self._late = True
+        else:  # no heard comping lies before the present (the caller checked): move there to play
+            self._shift(present - self.now)
 
     def _draw_shift(self, at_least: int) -> int:
         """A time shift (ticks) drawn from the model's next-token distribution among the shifts of
@@ -317,11 +316,8 @@ class CausalSoloist:
                         self._drop_stray_offs()
                         if self._queue and self._queue[0][0] < present:  # more heard comping first
                             self._shift(self._queue[0][0] - self.now)
-                        elif self._late:  # it wanted to play in the past: it plays now, at the present
-                            self._late = False
-                            self._shift(present - self.now)
                         else:
-                            self._catch_up()
+                            self._catch_up(present)
                         continue
                     self._maybe_restart()
                 tok = self._sample()

@@ -96,7 +96,8 @@ def generate_window(
     forced = [list(p) for p in prefixes] if prefixes is not None else [[] for _ in range(batch)]
     prompt = windows.prompt(list(cond_tokens), settings.primer_max_tokens)
     decoder = make_decoder(model)
-    state = settings.vocab.grammar(batch, budget, lead_register(settings.split_pitch))
+    state = settings.vocab.grammar(batch, budget, lead_register(settings.split_pitch),
+                                   T.to_tick(settings.eos_margin_seconds))
     out_of_register = torch.from_numpy(state.out_of_register())
     records: list[list[int]] = [[] for _ in range(batch)]
     sampled = [0] * batch
@@ -116,9 +117,6 @@ def generate_window(
         if free:
             free_t = torch.tensor(free)
             allowed = state.allowed(rows[free_t])
-            if settings.eos_margin_seconds > 0:  # the rest of the window silent: only near its end
-                left = budget - state.elapsed[rows[free_t]]
-                allowed[left > round(settings.eos_margin_seconds * T.TICKS_PER_SECOND), T.EOS] = False
             raw = torch.softmax(logits[free_t].float(), dim=-1)
             on_register = (raw * out_of_register).sum(-1).tolist()
             on_grammar = (raw * (~allowed & ~out_of_register)).sum(-1).tolist()

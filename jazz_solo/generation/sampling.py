@@ -45,15 +45,19 @@ def make_generators(seeds: Sequence[int]) -> list[torch.Generator]:
 
 
 class _LeadGrammar:
-    """What both vocabularies' grammars share: the batch, the time budget and the register."""
+    """What both vocabularies' grammars share: the batch, the time budget, the register, and when
+    EOS may come (``eos_margin_ticks`` > 0: only that close to the window's end; EOS means "the rest
+    of the window is silent", and a small model, which sums elapsed time poorly, samples it early)."""
 
     vocab_size = T.VOCAB_SIZE
 
-    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1)) -> None:
+    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1),
+                 eos_margin_ticks: int = 0) -> None:
         if budget_ticks <= 0:
             raise ValueError(f"window time budget must be positive, got {budget_ticks} ticks")
         self.batch = batch
         self.budget = int(budget_ticks)
+        self.eos_margin = int(eos_margin_ticks)
         self.register = np.zeros(_PITCHES, dtype=bool)
         self.register[register[0] : register[1] + 1] = True
         self._elapsed = np.zeros(batch, dtype=np.int64)
@@ -62,6 +66,13 @@ class _LeadGrammar:
         self._fresh: list[list[int]] = [[] for _ in range(batch)]
         self.elapsed = torch.from_numpy(self._elapsed)
         self.done = torch.from_numpy(self._done)
+
+    def _eos_near_end_only(self, mask: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+        """``mask`` (a copy, one row per ``rows``) without EOS where the window has more than the
+        margin left."""
+        if self.eos_margin > 0:
+            mask[self.budget - self._elapsed[rows] > self.eos_margin, T.EOS] = False
+        return torch.from_numpy(mask)
 
     def _shift(self, row: int, tok: int) -> int:
         """Advance ``row``'s clock by a TIME_SHIFT, clamped to the budget (reaching it ends the
@@ -98,8 +109,9 @@ class GrammarState(_LeadGrammar):
     ``elapsed`` and ``done`` are torch views of the same memory.
     """
 
-    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1)) -> None:
-        super().__init__(batch, budget_ticks, register)
+    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1),
+                 eos_margin_ticks: int = 0) -> None:
+        super().__init__(batch, budget_ticks, register, eos_margin_ticks)
         self._mask = np.ones((batch, self.vocab_size), dtype=bool)
         self._mask[:, T.NOTE_ON : T.NOTE_ON + _PITCHES] = self.register
         self._mask[:, T.NOTE_OFF : T.NOTE_OFF + _PITCHES] = False  # nothing sounds yet
@@ -109,9 +121,8 @@ class GrammarState(_LeadGrammar):
 
     def allowed(self, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
         """Bool mask (len(rows), VOCAB_SIZE) of the tokens each sample may emit next (a copy)."""
-        if rows is None:
-            return torch.from_numpy(self._mask.copy())
-        return torch.from_numpy(self._mask[np.asarray(rows, dtype=np.int64)])
+        rows_a = np.arange(self.batch) if rows is None else np.asarray(rows, dtype=np.int64)
+        return self._eos_near_end_only(self._mask[rows_a], rows_a)
 
     def advance(self, toks: torch.Tensor, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
         """Apply one token per row in ``rows`` (default: all); returns the tokens to record."""
@@ -169,8 +180,9 @@ class DurationGrammar(_LeadGrammar):
     vocab_size = D.VOCAB_SIZE
     _FREE, _NOTE, _TOP, _VEL = range(4)
 
-    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1)) -> None:
-        super().__init__(batch, budget_ticks, register)
+    def __init__(self, batch: int, budget_ticks: int, register: tuple[int, int] = (0, _PITCHES - 1),
+                 eos_margin_ticks: int = 0) -> None:
+        super().__init__(batch, budget_ticks, register, eos_margin_ticks)
         onsets = np.zeros(self.vocab_size, dtype=bool)
         onsets[T.NOTE_ON : T.NOTE_ON + _PITCHES] = self.register
         free = onsets.copy()
@@ -186,7 +198,7 @@ class DurationGrammar(_LeadGrammar):
         mask = self._modes[self._mode[rows_a]]
         for i, row in enumerate(rows_a):
             mask[i, self._fresh[row]] = False
-        return torch.from_numpy(mask)
+        return self._eos_near_end_only(mask, rows_a)
 
     def advance(self, toks: torch.Tensor, rows: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
         """Apply one token per row in ``rows`` (default: all); returns the tokens to record."""

@@ -97,7 +97,7 @@ def nll_report(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[st
     comping (``nll.listening_gain``: nats per note lost when it is moved a semitone)."""
     with model.disable_adapter():
         base = nll_totals(model, val_set, batch_size)
-        base_listening = listening_gain(model, val_set, batch_size)
+        base_listening = listening_gain(model, val_set, batch_size, real_per_note=base["per_note"])
     adapter = nll_totals(model, val_set, batch_size)
     return {
         "val_windows": len(val_set),
@@ -111,7 +111,7 @@ def nll_report(model: PeftModel, val_set: WindowSet, batch_size: int) -> dict[st
         "base_nll_per_note": base["per_note"],
         "adapter_nll_per_note": adapter["per_note"],
         "base_listening_gain": base_listening,
-        "adapter_listening_gain": listening_gain(model, val_set, batch_size),
+        "adapter_listening_gain": listening_gain(model, val_set, batch_size, real_per_note=adapter["per_note"]),
     }
 
 

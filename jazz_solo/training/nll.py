@@ -97,12 +97,13 @@ def with_comping_moved(ws: WindowSet, semitones: int) -> WindowSet:
 
 def listening_gain(
     model: torch.nn.Module, ws: WindowSet, batch_size: int = 32, device: torch.device | str | None = None,
-    shifts: tuple[int, ...] = LISTENING_SHIFTS,
+    shifts: tuple[int, ...] = LISTENING_SHIFTS, real_per_note: float | None = None,
 ) -> float:
     """How much the comping's harmony helps the model predict the lead: the mean over ``shifts`` of
     the NLL per lead note with the comping moved that many semitones, minus the NLL with the real
     comping (nats). About 0 for a model that ignores what the comping plays; > 0 for one that
-    listens. Unlike a sampled solo's harmonic fit it needs no sampling, so it is not noisy."""
-    real = nll_totals(model, ws, batch_size, device)["per_note"]
+    listens. Unlike a sampled solo's harmonic fit it needs no sampling, so it is not noisy.
+    ``real_per_note``: the NLL per note with the real comping, when the caller has it already."""
+    real = nll_totals(model, ws, batch_size, device)["per_note"] if real_per_note is None else real_per_note
     moved = [nll_totals(model, with_comping_moved(ws, k), batch_size, device)["per_note"] for k in shifts]
     return float(np.mean(moved)) - real
