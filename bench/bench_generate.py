@@ -26,6 +26,7 @@ random model of that size (speed does not depend on the weights), all in one run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -181,6 +182,9 @@ def main() -> int:
         full = loop(model, prompt, args.new_tokens, "none", grammar)
         rtf1, steps = forced_rtf(model, pairs, settings, 1)
         rtfb, _ = forced_rtf(model, pairs, settings, batch)
+        # listening guidance reads every step twice (one batch of twice the rows): its cost, same run
+        plain = dataclasses.replace(settings, listening_guidance=0.0)
+        rtf_plain = forced_rtf(model, pairs, plain, 1)[0] if settings.listening_guidance else rtf1
         ttfn = first_note_ms(model, pairs, settings)
         speedup = full / cached
         print(f"\n[{name}] {sizes[name]} ({n_params:.2f} M parameters)")
@@ -189,6 +193,8 @@ def main() -> int:
               f"speed-up {speedup:5.1f}x  (goal >= 10x)")
         print(f"  real-time factor (real lead timing, {steps / len(pairs):.0f} tokens per window): batch 1 {rtf1:6.1f}   "
               f"batch {batch} {rtfb:6.1f} music-s per compute-s" + ("  (goal >= 5)" if name == "demo" else ""))
+        print(f"  listening guidance {settings.listening_guidance:g}: batch-1 real-time factor {rtf1:.1f} vs "
+              f"{rtf_plain:.1f} without ({rtf_plain / rtf1:.2f}x the compute)")
         print(f"  time to first note (prefill {len(prompt)} tokens -> first NOTE_ON, median): {ttfn:6.1f} ms"
               + ("  (goal <= 120 ms)" if name == "demo" else ""))
         if name == "demo":

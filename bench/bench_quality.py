@@ -260,6 +260,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     ap.add_argument("--lora-steps", type=int, default=None, help="override every recipe's max_steps")
     ap.add_argument("--quick", action="store_true", help="smoke run: 20 LoRA steps, 1 piece x 2 samples")
+    ap.add_argument("--listening-guidance", type=float, default=None,
+                    help="generate.listening_guidance for every solo (default: config.yaml's)")
     args = ap.parse_args()
     if not args.data.is_dir():
         print(f"skipped: dev data not found at {args.data}")
@@ -270,7 +272,10 @@ def main() -> int:
     torch.set_num_threads(1)  # on a busy 2-core box, 2 threads ran 5x slower
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    ctx = prepare(args, load_config())
+    config = load_config()
+    if args.listening_guidance is not None:
+        config["generate"]["listening_guidance"] = args.listening_guidance
+    ctx = prepare(args, config)
     print(f"base: {base_line(ctx['base_info'])}  (prepared in {time.perf_counter() - t0:.0f} s)", flush=True)
     print(f"choose targets: {', '.join(CHOOSE)}; report targets: {', '.join(REPORT)}", flush=True)
     pick, table = choose_recipe(ctx, args)
@@ -280,7 +285,7 @@ def main() -> int:
     adapters = {a: adapter_path(ctx, pick, cfg, a) for a in targets}
     report = {"base": ctx["base_info"], "choose": CHOOSE, "report": REPORT, "recipes": table, "pick": pick,
               "samples": args.samples, "pieces": args.pieces, "excerpts": args.excerpts, "seconds": SECONDS,
-              "targets": {}}
+              "listening_guidance": ctx["settings"].listening_guidance, "targets": {}}
     for i, artist in enumerate(targets):
         control = targets[(i + 1) % len(targets)]  # a different artist, same recipe
         report["targets"][artist] = target_result(artist, ctx, adapters[artist], adapters[control], control, args)

@@ -166,6 +166,7 @@ class GenerateSettings(Section):
     eos_margin_seconds: float  # windowed models: EOS only this close to the window's end (0: any time)
     chunk_seconds: float  # causal models: comping heard in chunks this long
     lookahead_seconds: float  # causal models: the solo is decided this far past what was heard
+    listening_guidance: float  # generation.guidance: weight of what the real comping adds (0: off)
     temperature: float
     top_p: float
     top_k: int
@@ -221,6 +222,7 @@ class GenSettings:
     sequence: str
     chunk_seconds: float
     lookahead_seconds: float
+    listening_guidance: float
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GenSettings:

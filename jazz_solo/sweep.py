@@ -36,6 +36,7 @@ PARAMS = (
     SweepParam("temperature", "gen", "generate", "temperature"),
     SweepParam("top_p", "gen", "generate", "top_p"),
     SweepParam("top_k", "gen", "generate", "top_k"),
+    SweepParam("listening_guidance", "gen", "generate", "listening_guidance"),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 

@@ -28,6 +28,7 @@ from jazz_solo.data.tokens import Note
 from jazz_solo.training.loop import TrainingDiverged, lr_factor, pretrain, read_log
 from jazz_solo.data.windows import WindowSet, build_example, encode_window, window_starts
 
+from listening import doubling_windows, tiny_model, train
 from png_checks import assert_figure
 
 # style -> (right-hand pitch set, note spacing in seconds)
@@ -234,26 +235,10 @@ def test_diverging_lora_stops_with_clear_error_and_writes_nothing(data, base, tm
     assert not (tmp_path / "adapter").exists() and not (tmp_path / "eval.json").exists()
 
 
-def _doubling_windows(n: int, seed: int) -> WindowSet:
-    """Windows whose lead plays the comping's one pitch two octaves up: only the comping tells it."""
-    from jazz_solo.data import durations, vocab
-
-    rng = random.Random(seed)
-    sequences, seps = [], []
-    for _ in range(n):
-        pitch = rng.randint(36, 59)
-        comping = [Note(0.5 * i, 0.5 * i + 0.4, pitch, 80) for i in range(4)]
-        lead = [Note(0.25 * i, 0.25 * i + 0.2, pitch + 24, 80) for i in range(8)]
-        seq, sep = build_example(vocab.encode_conditioning(comping, 0.0, 2.0), durations.encode_lead(lead), 512, 512)
-        sequences.append(seq)
-        seps.append(sep)
-    return WindowSet.from_sequences(sequences, np.asarray(seps, dtype=np.int32))
-
-
 def test_listening_gain_sees_a_model_that_follows_its_comping(one_torch_thread):
     from jazz_solo.training.nll import listening_gain, with_comping_moved
 
-    ws = _doubling_windows(64, seed=0)
+    ws = doubling_windows(64, seed=0)
     moved = with_comping_moved(ws, 1)
     for i in range(len(ws)):  # the comping's pitches move, the lead and the timing stay
         sep = int(ws.sep_pos[i])
@@ -263,14 +248,7 @@ def test_listening_gain_sees_a_model_that_follows_its_comping(one_torch_thread):
         assert np.array_equal(after[:sep][pitch] % 128, before[:sep][pitch] % 128 + 1)
         assert np.array_equal(after[:sep][~pitch], before[:sep][~pitch])
 
-    model = build_model(ModelSettings.from_config({"n_layer": 1, "n_embd": 32, "n_head": 2, "intermediate_size": 64}),
-                        seed=0, data={"vocabulary": "duration"})
+    model = tiny_model()
     untrained = listening_gain(model, ws)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for step in range(150):
-        loss, count = lead_loss_sum(model, collate(ws, list(range(step % 4 * 16, step % 4 * 16 + 16))))
-        opt.zero_grad()
-        (loss / count).backward()
-        opt.step()
-    trained = listening_gain(model, ws)
+    trained = listening_gain(train(model, ws, 150), ws)
     assert abs(untrained) < 0.1 and trained > 1.0  # nats per lead note

@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int)
     p.add_argument("--primer-max-tokens", type=int)
     p.add_argument("--continuity-seconds", type=float, help="seconds of solo carried into the next window")
+    p.add_argument("--listening-guidance", type=float,
+                   help="weight of what the real comping adds over a semitone-moved one (0: off)")
     p.add_argument("--num-samples", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--window-seconds", type=float)
@@ -49,6 +51,7 @@ def _check_flags(args: argparse.Namespace) -> None:
     _checks.number("--top-k (generate.top_k)", args.top_k, 0)
     _checks.number("--primer-max-tokens (generate.primer_max_tokens)", args.primer_max_tokens, 1)
     _checks.number("--continuity-seconds", args.continuity_seconds, 0)
+    _checks.number("--listening-guidance (generate.listening_guidance)", args.listening_guidance, 0, 10)
     _checks.number("--num-samples (generate.num_samples)", args.num_samples, 1, _checks.MAX_NUM_SAMPLES)
     _checks.number("--split-pitch (data.split_pitch)", args.split_pitch, 0, 127)
     _checks.number("--window-seconds (data.window_seconds)", args.window_seconds, 0, None, low_inclusive=False)
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(*args.config)
     gen, data = config["generate"], config["data"]
     for key in ("temperature", "top_p", "top_k", "primer_max_tokens", "continuity_seconds", "num_samples", "seed",
-                "max_seconds"):
+                "max_seconds", "listening_guidance"):
         _override(gen, key, getattr(args, key))
     # The model's own data settings (vocabulary, split pitch) are the defaults here, not config.yaml's.
     base_dir = args.base if args.base is not None else adapter_base_dir(args.adapter)

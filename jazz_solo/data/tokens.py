@@ -257,3 +257,12 @@ def transpose_array(seq: np.ndarray, semitones: int) -> np.ndarray | None:
     out[is_note] += semitones
     return out
 
+
+
+def move_pitches(seq: np.ndarray, semitones: int, where: np.ndarray) -> np.ndarray:
+    """``seq`` with the NOTE_ON/NOTE_OFF tokens selected by ``where`` moved ``semitones`` (kept in
+    0-127, so none is lost: a "wrong comping" for listening measures, not a transposition)."""
+    seq = np.asarray(seq)
+    pitch = where & (seq < TIME_SHIFT)
+    moved = np.clip(seq % 128 + semitones, 0, 127) + NOTE_OFF * (seq >= NOTE_OFF)
+    return np.where(pitch, moved, seq).astype(seq.dtype)

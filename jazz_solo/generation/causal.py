@@ -31,7 +31,7 @@ import torch
 from ..data import durations as D
 from ..data import tokens as T
 from ..data.causal_sequence import COMPING_ON, LEAD_ON, OFF, encode_events
-from .kv_decode import make_decoder
+from .guidance import guided_decoder
 from .sampling import DurationGrammar, lead_register, process_logits, sample
 from ..data.tokens import Note
 
@@ -86,7 +86,7 @@ class CausalSoloist:
         self.settings = settings
         self.split_pitch = int(settings.split_pitch if split_pitch is None else split_pitch)
         self.generator = torch.Generator().manual_seed(int(seed))
-        self.decoder = make_decoder(model)
+        self.decoder = guided_decoder(model, settings.listening_guidance, self.split_pitch)
         self.grammar = DurationGrammar(1, _ENDLESS, lead_register(self.split_pitch))
         self.out_of_register = torch.from_numpy(self.grammar.out_of_register())
         # a model recorded before max_sequence was: trained on the schema's default

@@ -33,7 +33,7 @@ import torch
 
 from ..data import windows
 from ..data import tokens as T
-from .kv_decode import make_decoder
+from .guidance import guided_decoder
 from ..data.midi_io import load_notes, split_roles, write_midi
 from .sampling import lead_register, make_generators, process_logits, sample, sample_seed
 from ..settings import DataSettings, GenerateSettings, GenSettings
@@ -95,7 +95,7 @@ def generate_window(
     budget = settings.window_ticks if budget_ticks is None else int(budget_ticks)
     forced = [list(p) for p in prefixes] if prefixes is not None else [[] for _ in range(batch)]
     prompt = windows.prompt(list(cond_tokens), settings.primer_max_tokens)
-    decoder = make_decoder(model)
+    decoder = guided_decoder(model, settings.listening_guidance, settings.split_pitch)
     state = settings.vocab.grammar(batch, budget, lead_register(settings.split_pitch),
                                    T.to_tick(settings.eos_margin_seconds))
     out_of_register = torch.from_numpy(state.out_of_register())

@@ -1,6 +1,7 @@
 """Incremental decoding with a KV cache: prefill a prompt once, then one token per row per step.
 
-Two interchangeable decoders with the same three methods (``prefill``, ``step``, ``keep``):
+Two interchangeable decoders with the same methods (``prefill``/``prefill_rows``, ``step``, ``keep``,
+``rewind``):
 
 * :class:`CachedDecoder` - the transformers forward with its ``DynamicCache``; works for any causal
   LM (also an unmerged peft model).
@@ -46,14 +47,19 @@ class CachedDecoder:
         self.cache = getattr(out, _CACHE_KW)
         return out.logits[:, -1].float().cpu()
 
-    @torch.inference_mode()
     def prefill(self, prompt: Sequence[int], batch: int) -> torch.Tensor:
         """Next-token logits (batch, vocab) after ``prompt``, as float32 on CPU; starts a fresh cache."""
+        return self.prefill_rows([prompt], batch)
+
+    @torch.inference_mode()
+    def prefill_rows(self, prompts: Sequence[Sequence[int]], batch: int) -> torch.Tensor:
+        """As :meth:`prefill` for several prompts of one length, each shared by ``batch`` rows:
+        logits (len(prompts) * batch, vocab), prompt-major (rows of prompt 0 first)."""
         self.cache = None
-        logits = self._forward(torch.tensor([list(prompt)]))
+        logits = self._forward(torch.tensor([list(p) for p in prompts]))
         if batch > 1:
             self.cache.batch_repeat_interleave(batch)
-        return logits.expand(batch, -1)
+        return logits.repeat_interleave(batch, dim=0)
 
     @torch.inference_mode()
     def step(self, toks: torch.Tensor) -> torch.Tensor:
@@ -182,22 +188,29 @@ class FusedLlamaDecoder:
         last = self._rms(x[:, -1], self.final_norm)
         return F.linear(last, self.head_w).float().cpu()
 
-    @torch.inference_mode()
     def prefill(self, prompt: Sequence[int], batch: int) -> torch.Tensor:
         """Next-token logits (batch, vocab) after ``prompt``; starts a fresh cache for ``batch`` rows."""
-        n = len(prompt)
+        return self.prefill_rows([prompt], batch)
+
+    @torch.inference_mode()
+    def prefill_rows(self, prompts: Sequence[Sequence[int]], batch: int) -> torch.Tensor:
+        """As :meth:`prefill` for several prompts of one length, each shared by ``batch`` rows:
+        logits (len(prompts) * batch, vocab), prompt-major (rows of prompt 0 first)."""
+        n = len(prompts[0])
+        if any(len(p) != n for p in prompts):
+            raise ValueError("prefill_rows needs prompts of one length")
         cap = max(self.capacity, n + 512)
-        shape = (1, self.kv_heads, cap, self.head_dim)
+        shape = (len(prompts), self.kv_heads, cap, self.head_dim)
         self.k = [self.embed.new_zeros(shape) for _ in self.layers]
         self.v = [self.embed.new_zeros(shape) for _ in self.layers]
         self.length = 0
         if cap > self.capacity:
             self._tables(cap)
-        logits = self._forward(torch.tensor([list(prompt)], device=self.device))
-        if batch > 1:  # the prompt is shared: compute once, copy the cache per row
-            self.k = [k.expand(batch, -1, -1, -1).contiguous() for k in self.k]
-            self.v = [v.expand(batch, -1, -1, -1).contiguous() for v in self.v]
-        return logits.expand(batch, -1)
+        logits = self._forward(torch.tensor([list(p) for p in prompts], device=self.device))
+        if batch > 1:  # each prompt is shared by its rows: compute once, copy the cache per row
+            self.k = [k.repeat_interleave(batch, dim=0) for k in self.k]
+            self.v = [v.repeat_interleave(batch, dim=0) for v in self.v]
+        return logits.repeat_interleave(batch, dim=0)
 
     @torch.inference_mode()
     def step(self, toks: torch.Tensor) -> torch.Tensor:

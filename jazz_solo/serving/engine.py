@@ -44,6 +44,7 @@ LIMITS: dict[str, tuple[type, float, float, bool]] = {
     "primer_max_tokens": (int, 1, 2048, True),
     "max_new_tokens": (int, 1, 4096, True),
     "continuity_seconds": (float, 0.0, 30.0, True),
+    "listening_guidance": (float, 0.0, 10.0, True),
 }
 
 

@@ -80,6 +80,7 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
         top_k: int | None = None,
         primer_max_tokens: int | None = None,
         continuity_seconds: float | None = None,
+        listening_guidance: float | None = None,
         seed: int = 0,
         max_seconds: float | None = None,
     ) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
         data = _b64(midi_base64, "midi_base64") if path is None else resolve_inside(path, allowed_dir).read_bytes()
         notes = notes_from_midi_bytes(data, path or "midi_base64")
         settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, primer_max_tokens=primer_max_tokens,
-                        continuity_seconds=continuity_seconds)
+                        continuity_seconds=continuity_seconds, listening_guidance=listening_guidance)
         out, summary = engine.generate_solo(notes, settings, check_seed(seed), max_seconds)
         return {**summary, "midi_base64": base64.b64encode(out).decode()}
 
@@ -103,13 +104,15 @@ def build_server(engine: Engine, allowed_dir: str | Path | None = None, sessions
         top_p: float | None = None,
         top_k: int | None = None,
         continuity_seconds: float | None = None,
+        listening_guidance: float | None = None,
         seed: int = 0,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Open a streaming session; returns session_id for stream_chunk / end_session, and its mode:
         "causal" (the solo follows the comping of the chunk just sent: use short chunks, e.g. 0.25 s)
         or "chunk-behind" (the solo of a chunk's comping, heard a chunk later: half a window)."""
-        settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, continuity_seconds=continuity_seconds)
+        settings = dict(temperature=temperature, top_p=top_p, top_k=top_k, continuity_seconds=continuity_seconds,
+                        listening_guidance=listening_guidance)
         sid = sessions.open(client_of(ctx), lambda: open_stream(engine, settings, check_seed(seed)))
         return {"session_id": sid, "window_seconds": engine.settings.window_seconds,
                 "mode": "causal" if engine.causal else "chunk-behind"}

@@ -87,10 +87,7 @@ def with_comping_moved(ws: WindowSet, semitones: int) -> WindowSet:
     for i in range(len(ws)):
         seq = ws[i].astype(np.int64)
         comping = lead_labels(seq, int(ws.sep_pos[i]), ws.mask_of(i)) == IGNORE
-        pitch = comping & (seq < tokens.TIME_SHIFT)  # NOTE_ON 0-127, NOTE_OFF 128-255
-        off = seq >= tokens.NOTE_OFF
-        moved = np.clip(seq % 128 + semitones, 0, 127) + 128 * off
-        sequences.append(np.where(pitch, moved, seq).astype(ws.tokens.dtype))
+        sequences.append(tokens.move_pitches(seq, semitones, comping).astype(ws.tokens.dtype))
     masks = None if ws.lead_mask is None else [ws.mask_of(i) for i in range(len(ws))]
     return WindowSet.from_sequences(sequences, ws.sep_pos, masks)
 
