@@ -20,7 +20,9 @@ for the same number of steps on the same corpus windows, then:
   against the real right hand of the same excerpts (not the openings: a jazz piece opens with its
   head, whose right hand is not the piece's): share of notes held > 4 s, share at or below the split pitch or off the piano,
   polyphony, pitch range, median and IQR of ln(note length), notes per second, harmonic-fit gain
-  (+-1 s, against the tritone-shifted comping) and onset fit (+-100 ms);
+  (+-1 s, against the tritone-shifted comping) and onset fit (+-100 ms); notes held > 4 s also as
+  counts, beside the same excerpts of all the artist's pieces (mid-piece they are rare: a test set's
+  excerpts may hold one, and a share of one note is no estimate);
 * generation speed: sampled tokens/s and notes/s (batch of ``--samples``, 1 thread);
 * with ``--lora-steps N`` (default config.yaml's; 0 = off): per target, a LoRA adapter (config.yaml's ``lora:``
   recipe) trained on half of the artist's pieces and early-stopped on a fifth, so the same test
@@ -137,7 +139,8 @@ def main() -> int:
     artist_of = {p["piece_id"]: p["artist"] for p in pieces}
     print(f"ingest: {len(pieces)} pieces in {time.perf_counter() - t0:.0f} s")
 
-    report: dict = {"model": MODEL, "steps": args.steps, "corpus_artists": CORPUS, "targets": {}, "bases": {}}
+    report: dict = {"model": MODEL, "steps": args.steps, "corpus_artists": CORPUS, "targets": {}, "bases": {},
+                    "real_all_pieces": {}}
     for name in args.formats:
         vocabulary, sequence = parse_format(name)
         data_dir = args.out / name.replace("/", "-")
@@ -176,6 +179,12 @@ def main() -> int:
                 all_tokens += stream_tokens(cond, lead, settings.vocab, sequence)
                 music += float(p["seconds"])
             tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])[: args.pieces]
+            # Notes held > 4 s are rare mid-piece (a test set's excerpts may hold 1 or 2): the same
+            # excerpts of all the artist's pieces say how rare, with a count worth a share.
+            if artist not in report["real_all_pieces"]:
+                report["real_all_pieces"][artist] = {"pieces": len(rows), **pooled([
+                    duration_stats(cap(split_roles(excerpt(notes, start, SECONDS), split)[1], SECONDS), [], split, SECONDS)
+                    for notes, start in test_excerpts(rows, args.excerpts)])}
             for kind, m in models.items():
                 gen_rows, real_rows, speed = [], [], {"tokens": 0, "notes": 0, "wall": 0.0}
                 for k, (notes, start) in enumerate(test_excerpts(tests, args.excerpts)):
@@ -205,6 +214,12 @@ def main() -> int:
     (args.out / "vocabulary_comparison.json").write_text(json.dumps(report, indent=2) + "\n")
     print_tables(report)
     return 0
+
+
+def held_count(stats: dict[str, float]) -> str:
+    """"k of n (share)" for notes held > 4 s: a share of 1 or 2 notes is no estimate."""
+    k = round(stats["held_gt_4s"] * stats["notes"])
+    return f"{k} of {stats['notes']} ({stats['held_gt_4s']:.2%})"
 
 
 def print_tables(report: dict) -> None:
@@ -247,6 +262,10 @@ def print_tables(report: dict) -> None:
                 real = fmt.format(math.exp(value) if label.startswith("median") else value)
             cells = " | ".join(f"{fmt.format(get(entry[n])):>22s}" for n in names)
             print(f"| {label:28s} | {cells} | {real:>12s} |")
+        held = ", ".join(f"{n} {held_count(entry[n]['generated'])}" for n in names)
+        every = report["real_all_pieces"].get(artist)
+        print(f"notes held > 4 s (count of notes): {held}; real RH {held_count(entry[names[0]]['real'])}"
+              + (f"; the same excerpts of all {every['pieces']} of the artist's pieces {held_count(every)}" if every else ""))
 
 
 if __name__ == "__main__":
