@@ -122,12 +122,16 @@ def main() -> int:
                     help="VOCABULARY or VOCABULARY/SEQUENCE (e.g. duration/causal)")
     ap.add_argument("--lora-steps", type=int, default=None,
                     help="LoRA steps per target (default: config.yaml's lora.max_steps; 0: base only)")
+    ap.add_argument("--listening-guidance", type=float, default=None,
+                    help="generate.listening_guidance for every solo (default: config.yaml's)")
     args = ap.parse_args()
     if not args.data.is_dir():
         print(f"skipped: dev data not found at {args.data}")
         return 0
     torch.set_num_threads(args.threads)
     config = load_config()
+    if args.listening_guidance is not None:
+        config["generate"]["listening_guidance"] = args.listening_guidance
     if args.lora_steps is None:
         args.lora_steps = int(config["lora"]["max_steps"])
     data_cfg = dict(config["data"])
@@ -140,7 +144,7 @@ def main() -> int:
     print(f"ingest: {len(pieces)} pieces in {time.perf_counter() - t0:.0f} s")
 
     report: dict = {"model": MODEL, "steps": args.steps, "corpus_artists": CORPUS, "targets": {}, "bases": {},
-                    "real_all_pieces": {}}
+                    "real_all_pieces": {}, "listening_guidance": config["generate"]["listening_guidance"]}
     for name in args.formats:
         vocabulary, sequence = parse_format(name)
         data_dir = args.out / name.replace("/", "-")

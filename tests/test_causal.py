@@ -131,6 +131,24 @@ def test_long_streams_restart_within_the_model_length(model):
     assert longest <= CAUSAL_DATA["max_sequence"]
 
 
+def test_each_note_is_told_as_soon_as_it_is_decided(model):
+    """advance(on_note=...): every note it returns, in order, each told before the next is sampled
+    (live, a note due now is sent without waiting for the rest of the lookahead)."""
+    cond, _ = hands(10.0, seed=4)
+    soloist = CausalSoloist(model, SETTINGS, seed=0)
+    told, returned, several = [], [], 0
+    for step in range(100):
+        now = (step + 1) * 0.1
+        soloist.hear([e for e in comping_events(cond) if now - 0.1 < e.time <= now])
+        sampled_before = []
+        new = soloist.advance(now, now + 0.5, lambda note: (told.append(note),
+                                                             sampled_before.append(soloist.stats.sampled)))
+        returned += new
+        several += len(new) > 1
+        assert len(set(sampled_before)) == len(sampled_before)  # one at a time, as sampling goes on
+    assert several and told == returned
+
+
 def test_live_note_ends_can_come_later_or_never(model):
     """A held live comping note (its off not heard yet, or never) is still a legal stream."""
     soloist = CausalSoloist(model, SETTINGS, seed=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from jazz_solo.data import durations as D
 from jazz_solo.data import tokens as T
 from jazz_solo.data import vocab
 from jazz_solo.data import windows
@@ -19,20 +20,22 @@ SPLIT = 60
 
 
 def test_moved_stream_lowers_only_the_comping():
-    guided = GuidedDecoder(None, 1.0, SPLIT)
+    guided = GuidedDecoder(None, 1.0, SPLIT, D.VOCAB_SIZE)
     toks = [T.BOS, T.NOTE_ON + 48, T.NOTE_ON + 60, T.NOTE_ON + 61, T.NOTE_OFF + 48, T.NOTE_OFF + 72,
-            T.NOTE_ON + 0, T.TIME_SHIFT + 3, T.VELOCITY + 5, T.SEP, T.EOS]
-    assert guided.moved(toks) == [T.BOS, T.NOTE_ON + 47, T.NOTE_ON + 59, T.NOTE_ON + 61, T.NOTE_OFF + 47,
-                                  T.NOTE_OFF + 72, T.NOTE_ON + 0, T.TIME_SHIFT + 3, T.VELOCITY + 5, T.SEP, T.EOS]
+            T.NOTE_ON + 0, T.TIME_SHIFT + 3, T.VELOCITY + 5, T.SEP, T.EOS, D.DURATION + 7]
+    assert guided.moved(torch.tensor(toks)) == guided.moved(toks) == [T.BOS, T.NOTE_ON + 47, T.NOTE_ON + 59, T.NOTE_ON + 61, T.NOTE_OFF + 47,
+                                  T.NOTE_OFF + 72, T.NOTE_ON + 0, T.TIME_SHIFT + 3, T.VELOCITY + 5, T.SEP, T.EOS,
+                                  D.DURATION + 7]
 
 
 @pytest.mark.parametrize("kind", [FusedLlamaDecoder, CachedDecoder])
 def test_guided_logits_are_real_plus_weight_times_what_the_real_comping_adds(kind):
-    """Through prefill, steps, a dropped row and a rewind: log p_real + w (log p_real - log p_moved),
-    each read by a full forward of its own stream."""
+    """Through prefill, steps, a dropped row and a rewind: over NOTE_ON, log p_real + w (log p_real -
+    log p_moved) renormalised to the model's own NOTE_ON mass, each read by a full forward of its own
+    stream; every other token as the model gives it."""
     model = tiny_model().eval()
     weight = 0.7
-    guided = GuidedDecoder(kind(model), weight, SPLIT)
+    guided = GuidedDecoder(kind(model), weight, SPLIT, model.config.vocab_size)
     gen = torch.Generator().manual_seed(0)
     prompt = torch.randint(0, T.EOS, (30,), generator=gen).tolist()
     streams = [list(prompt) for _ in range(3)]
@@ -42,7 +45,11 @@ def test_guided_logits_are_real_plus_weight_times_what_the_real_comping_adds(kin
             real = torch.cat([model(input_ids=torch.tensor([s])).logits[:, -1] for s in streams])
             moved = torch.cat([model(input_ids=torch.tensor([guided.moved(s)])).logits[:, -1] for s in streams])
         real, moved = real.float().log_softmax(-1), moved.float().log_softmax(-1)
-        return real + weight * (real - moved)
+        notes = slice(T.NOTE_ON, T.NOTE_OFF)
+        pitch = (real + weight * (real - moved))[:, notes]
+        want = real.clone()  # only the pitch is guided: P(some NOTE_ON) and every other token stay the model's
+        want[:, notes] = pitch.log_softmax(-1) + real[:, notes].logsumexp(-1, keepdim=True)
+        return want
 
     got = guided.prefill(prompt, 3)
     for step in range(8):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -102,6 +102,7 @@ class CausalSoloist:
         self._open: list[int] | None = None                   # lead note being written: [onset, pitch, vel, ticks]
         self._lead_velocity = T.DEFAULT_VELOCITY
         self._pending: int | None = None                      # sampled time shift (ticks) not yet in the stream
+        self._on_note: Callable[[Note], None] | None = None   # advance's caller, told of each decided note
         self.now = 0        # the stream's present (tick)
         self.origin = 0     # tick of the current context's BOS
         self._length = 0
@@ -204,6 +205,8 @@ class CausalSoloist:
         self.notes.append(note)
         self.heard_until.append(self._known)
         new_notes.append(note)
+        if self._on_note is not None:
+            self._on_note(note)
 
     def _sample(self, record: bool = True) -> int:
         """The next lead token (or time shift) under the masks; ``record``: it goes into the stream."""
@@ -234,9 +237,9 @@ class CausalSoloist:
             elif T.is_note_on(tok):
                 self._open = [self.now, tok - T.NOTE_ON, self._lead_velocity, 0]
         self.grammar.advance(torch.tensor([tok]))
-        self._feed([tok])
-        if D.is_duration(tok) and tok != D.TOP:
+        if D.is_duration(tok) and tok != D.TOP:  # decided: out before the model reads its length
             self._close_note(new_notes)
+        self._feed([tok])
 
 
     def _lead_share(self, logits: torch.Tensor) -> float:
@@ -299,10 +302,14 @@ class CausalSoloist:
         return int(sample(probs, [self.generator])[0]) - T.TIME_SHIFT + 1
 
     @torch.inference_mode()
-    def advance(self, known_until: float, horizon: float) -> list[Note]:
+    def advance(self, known_until: float, horizon: float,
+                on_note: Callable[[Note], None] | None = None) -> list[Note]:
         """Write the solo up to ``horizon`` seconds, having heard the comping up to ``known_until``;
-        returns the lead notes decided now (absolute seconds), each with its full length."""
+        returns the lead notes decided now (absolute seconds), each with its full length.
+        ``on_note(note)`` is called with each as soon as it is decided, in the same order (live: a
+        note due now is sent before the rest of the lookahead is decided)."""
         self._known = float(known_until)
+        self._on_note = on_note
         limit = T.to_tick(horizon)
         present = min(T.to_tick(known_until), limit)  # live, the lead cannot decide a note before this
         new_notes: list[Note] = []

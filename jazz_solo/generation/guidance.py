@@ -8,8 +8,12 @@ over the same comping a semitone lower (same rhythm, every chord tone now a clas
     log p_real + w * (log p_real - log p_moved)
 
 as classifier-free guidance does with an unconditioned pass (Ho & Salimans 2022; MusicGen) and
-negative prompting does with a wrong one. What the real harmony makes likelier is made likelier still;
-timing, which the two readings share, barely moves. ``w = 0`` is the model's own distribution.
+negative prompting does with a wrong one. What the real harmony makes likelier is made likelier still.
+Only *which* note is guided: over the NOTE_ON tokens, renormalised to the mass the model itself gives
+them, so when and whether to play, how loud and how long stay the model's. Guiding every token
+sharpened the whole distribution (``p_real^(1+w) / p_moved^w``) toward its likeliest event, a time
+shift, and the causal solos played 27 % fewer notes (README "Listening guidance").
+``w = 0`` is the model's own distribution.
 
 Both readings run as one batch through one decoder (rows ``[0, n)`` real, ``[n, 2n)`` moved), so a
 step costs one forward of twice the rows, not two forwards. The lead's tokens are the same in both;
@@ -31,21 +35,28 @@ MOVE_SEMITONES = -1  # down: the moved comping stays at or below split_pitch, wh
 class GuidedDecoder:
     """A decoder (same methods as :mod:`.kv_decode`'s) whose logits are listening-guided (module doc)."""
 
-    def __init__(self, decoder: CachedDecoder | FusedLlamaDecoder, weight: float, split_pitch: int) -> None:
+    def __init__(self, decoder: CachedDecoder | FusedLlamaDecoder, weight: float, split_pitch: int,
+                 vocab_size: int = T.VOCAB_SIZE) -> None:
         self.decoder = decoder
         self.weight = float(weight)
         self.split_pitch = int(split_pitch)
         self.rows = 0
+        ids = np.arange(max(vocab_size, T.TIME_SHIFT), dtype=np.int64)
+        # token -> its moved token, one lookup per step (the live loop feeds one token at a time)
+        self._table = torch.from_numpy(T.move_pitches(ids, MOVE_SEMITONES, ids % 128 <= self.split_pitch))
 
     def moved(self, toks: Sequence[int] | torch.Tensor) -> list[int]:
         """``toks`` with the comping's pitches a semitone lower (the lead's untouched)."""
-        seq = np.asarray(toks.tolist() if isinstance(toks, torch.Tensor) else list(toks), dtype=np.int64)
-        comping = seq % 128 <= self.split_pitch
-        return T.move_pitches(seq, MOVE_SEMITONES, comping).tolist()
+        return self._table[torch.as_tensor(list(toks) if not isinstance(toks, torch.Tensor) else toks)].tolist()
 
     def _mix(self, logits: torch.Tensor) -> torch.Tensor:
         real, moved = torch.log_softmax(logits.float(), dim=-1).chunk(2, dim=0)
-        return real + self.weight * (real - moved)
+        notes = slice(T.NOTE_ON, T.NOTE_OFF)
+        guided = real[:, notes] + self.weight * (real[:, notes] - moved[:, notes])
+        out = real.clone()
+        # the pitch among NOTE_ONs is guided; their total (whether a note starts now) is the model's
+        out[:, notes] = guided - guided.logsumexp(-1, keepdim=True) + real[:, notes].logsumexp(-1, keepdim=True)
+        return out
 
     def prefill(self, prompt: Sequence[int], batch: int) -> torch.Tensor:
         self.rows = batch
@@ -53,7 +64,7 @@ class GuidedDecoder:
 
     def step(self, toks: torch.Tensor) -> torch.Tensor:
         flat = toks.reshape(-1)
-        return self._mix(self.decoder.step(torch.cat([flat, torch.tensor(self.moved(flat), dtype=flat.dtype)])))
+        return self._mix(self.decoder.step(torch.cat([flat, self._table[flat]])))
 
     def keep(self, rows: Sequence[int]) -> None:
         rows = list(rows)
@@ -68,4 +79,6 @@ def guided_decoder(model: torch.nn.Module, weight: float,
                    split_pitch: int) -> CachedDecoder | FusedLlamaDecoder | GuidedDecoder:
     """The model's decoder, listening-guided with ``weight`` (> 0), or as it is (0)."""
     decoder = make_decoder(model)
-    return GuidedDecoder(decoder, weight, split_pitch) if weight > 0 else decoder
+    if weight <= 0:
+        return decoder
+    return GuidedDecoder(decoder, weight, split_pitch, int(model.config.vocab_size))

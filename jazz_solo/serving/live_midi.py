@@ -294,8 +294,11 @@ class Soloist(Protocol):
         notes to play (session seconds)."""
         ...
 
-    def step(self, events: list[CompingEvent], now: float) -> list[Note]:
-        """Hear ``events`` (comping known up to ``now``); return new solo notes (session seconds)."""
+    def step(self, events: list[CompingEvent], now: float,
+             on_note: Callable[[Note], None] | None = None) -> list[Note]:
+        """Hear ``events`` (comping known up to ``now``); return new solo notes (session seconds).
+        ``on_note``, where the soloist can: called with the first of them as each is decided, in order
+        (they are the returned list's first ones), so a note due now need not wait for the step's end."""
         ...
 
 
@@ -314,9 +317,10 @@ class Causal:
     def begin(self, events: list[CompingEvent]) -> list[Note]:
         return self.step(events, 0.0)
 
-    def step(self, events: list[CompingEvent], now: float) -> list[Note]:
+    def step(self, events: list[CompingEvent], now: float,
+             on_note: Callable[[Note], None] | None = None) -> list[Note]:
         self.soloist.hear(events)
-        return self.soloist.advance(now, now + self.lookahead)
+        return self.soloist.advance(now, now + self.lookahead, on_note)
 
 
 class ChunkBehind:
@@ -334,7 +338,9 @@ class ChunkBehind:
         self.early = events  # they belong to the first chunk
         return []
 
-    def step(self, events: list[CompingEvent], now: float) -> list[Note]:
+    def step(self, events: list[CompingEvent], now: float,
+             on_note: Callable[[Note], None] | None = None) -> list[Note]:
+        del on_note  # a chunk's solo is written at once, a chunk ahead of its playing
         start, self.start = self.start, now
         events, self.early = self.early + events, []
         chunk = [n._replace(start=n.start - start, end=n.end - start) for n in self.tracker.notes_until(events, now)]
@@ -403,6 +409,12 @@ def play(queue: InputQueue, send: Callable[[Any], None], soloist: Soloist, stop:
     scheduler.start()
     heard_now = lambda until: [CompingEvent(e.time - t0, e.pitch, e.velocity)  # noqa: E731 - on the session clock
                                for e in queue.drain(t0 + until)]
+    early: list[Note] = []  # this step's notes already scheduled as they were decided
+
+    def send_now(note: Note) -> None:  # a decided note is scheduled at once, not at the step's end
+        scheduler.add([note])
+        early.append(note)
+
     try:
         events = heard_now(InputQueue.POLL_S)  # the first note (and any struck with it)
         heard += len(events)
@@ -414,8 +426,9 @@ def play(queue: InputQueue, send: Callable[[Any], None], soloist: Soloist, stop:
             began = clock()
             events = heard_now(next_step)
             heard += len(events)
-            notes = soloist.step(events, next_step)
-            scheduler.add(notes)
+            early.clear()
+            notes = soloist.step(events, next_step, send_now)
+            scheduler.add(notes[len(early):])
             gaps += [n.start - next_step for n in notes]
             step_s.append(clock() - began)
             steps += 1
