@@ -159,8 +159,8 @@ def test_mcp_stdio_causal_stream(causal_adapter, tmp_path):
 
     params = StdioServerParameters(command=sys.executable, args=["-m", "jazz_solo", "serve", "--adapter",
                                                                  str(causal_adapter)], cwd=str(PROJECT_ROOT))
-    cond, _ = split_roles(comping_and_lead(3.0, seed=2), 60)
-    chunk = 0.25
+    cond, _ = split_roles(comping_and_lead(6.0, seed=2), 60)
+    chunk = 0.25  # 24 of them: the tiny random model plays 1-10 notes in 3 s, whatever the seed
     answers = []
 
     async def session():
@@ -168,7 +168,7 @@ def test_mcp_stdio_causal_stream(causal_adapter, tmp_path):
             assert json.loads(_text(await client.call_tool("describe_model", {})))["stream_mode"] == "causal"
             opened = json.loads(_text(await client.call_tool("start_session", {"seed": 2})))
             assert opened["mode"] == "causal"
-            for k in range(12):
+            for k in range(24):
                 lo = k * chunk
                 notes = [n._replace(start=n.start - lo, end=n.end - lo) for n in cond if lo <= n.start < lo + chunk]
                 data = write_midi(tmp_path / f"c{k}.mid", {"comping": notes}).read_bytes() if notes else b""
@@ -177,7 +177,7 @@ def test_mcp_stdio_causal_stream(causal_adapter, tmp_path):
                 assert not res.is_error, _text(res)
                 answers.append(json.loads(_text(res))["notes"])
             assert json.loads(_text(await client.call_tool("end_session", {"session_id": opened["session_id"]})))[
-                "chunks"] == 12
+                "chunks"] == 24
 
     anyio.run(session)
     assert answers[0] == [] and sum(map(len, answers)) > 0
