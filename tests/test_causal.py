@@ -136,13 +136,17 @@ def test_each_note_is_told_as_soon_as_it_is_decided(model):
     (live, a note due now is sent without waiting for the rest of the lookahead)."""
     cond, _ = hands(10.0, seed=4)
     soloist = CausalSoloist(model, SETTINGS, seed=0)
-    told, returned, several = [], [], 0
+    told, returned, several, sampled_before = [], [], 0, []
+
+    def tell(note):
+        told.append(note)
+        sampled_before.append(soloist.stats.sampled)
+
     for step in range(100):
         now = (step + 1) * 0.1
         soloist.hear([e for e in comping_events(cond) if now - 0.1 < e.time <= now])
-        sampled_before = []
-        new = soloist.advance(now, now + 0.5, lambda note: (told.append(note),
-                                                             sampled_before.append(soloist.stats.sampled)))
+        sampled_before.clear()
+        new = soloist.advance(now, now + 0.5, tell)
         returned += new
         several += len(new) > 1
         assert len(set(sampled_before)) == len(sampled_before)  # one at a time, as sampling goes on
