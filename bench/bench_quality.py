@@ -39,7 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
-                           artist_windows, base_dir, ingest_dev, piece_excerpts, pretrain_base, select,
+                           artist_windows, base_dir, ingest_dev, piece_excerpts, positive_int, pretrain_base, select,
                            window_pieces)
 from jazz_solo.evaluation import calibration, copycheck, scoring  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
@@ -253,9 +253,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_quality")
     ap.add_argument("--base", type=Path, default=base_dir(PROJECT_ROOT / "results" / "bench_vocabulary" / VOCAB),
                     help="the fixed base (default: bench_vocabulary's, the same corpus split; pretrained when absent)")
-    ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
-    ap.add_argument("--samples", type=int, default=6, help="samples per test piece, dealt round its excerpts")
-    ap.add_argument("--excerpts", type=int, default=3,
+    ap.add_argument("--pieces", type=positive_int, default=3, help="test pieces per target to generate over")
+    ap.add_argument("--samples", type=positive_int, default=6, help="samples per test piece, dealt round its excerpts")
+    ap.add_argument("--excerpts", type=positive_int, default=3,
                     help="32-s excerpts per piece, spread over it (1: the middle; openings are the head)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     ap.add_argument("--lora-steps", type=int, default=None, help="override every recipe's max_steps")

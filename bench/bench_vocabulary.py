@@ -47,7 +47,7 @@ from jazz_solo.data import causal_sequence, vocab  # noqa: E402
 from jazz_solo.evaluation import metrics  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, load_config  # noqa: E402
 from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
-                           artist_windows, base_dir, ingest_dev, piece_excerpts, pretrain_base)
+                           artist_windows, base_dir, ingest_dev, piece_excerpts, positive_int, pretrain_base)
 from jazz_solo.data.dataset import build_dataset  # noqa: E402
 from jazz_solo.evaluation.scoring import cap  # noqa: E402
 from jazz_solo.training.nll import listening_gain, nll_totals  # noqa: E402
@@ -113,10 +113,10 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=DEV)
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_vocabulary")
     ap.add_argument("--steps", type=int, default=BASE_STEPS, help="pretraining steps per base")
-    ap.add_argument("--pieces", type=int, default=3, help="test pieces per target to generate over")
-    ap.add_argument("--excerpts", type=int, default=3,
+    ap.add_argument("--pieces", type=positive_int, default=3, help="test pieces per target to generate over")
+    ap.add_argument("--excerpts", type=positive_int, default=3,
                     help="32-s excerpts per test piece, spread over it (1: the middle; openings are the head)")
-    ap.add_argument("--samples", type=int, default=3)
+    ap.add_argument("--samples", type=positive_int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: on a busy 2-core box, 2 threads ran 5x slower)")
     ap.add_argument("--formats", nargs="+", default=["performance", "duration", "duration/causal"],
                     help="VOCABULARY or VOCABULARY/SEQUENCE (e.g. duration/causal)")

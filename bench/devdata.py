@@ -6,6 +6,7 @@ bench_vocabulary.py and bench_quality.py use the same corpus and split, so a bas
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,14 @@ MODEL = {"n_layer": 2, "n_embd": 128, "n_head": 4, "intermediate_size": 384, "dr
 BASE_STEPS = 500
 TARGET_RATIOS = {"train": 0.5, "val": 0.2, "test": 0.3}
 EXCERPT_SECONDS = 32.0  # comping to solo over, per excerpt
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts (pieces, excerpts, samples): an error naming the value, not a traceback."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def piece_excerpts(path: str | Path, count: int) -> tuple[list[Note], list[float]]:
