@@ -258,7 +258,6 @@ def transpose_array(seq: np.ndarray, semitones: int) -> np.ndarray | None:
     return out
 
 
-
 def move_pitches(seq: np.ndarray, semitones: int, where: np.ndarray) -> np.ndarray:
     """``seq`` with the NOTE_ON/NOTE_OFF tokens selected by ``where`` moved ``semitones`` (kept in
     0-127, so none is lost: a "wrong comping" for listening measures, not a transposition)."""

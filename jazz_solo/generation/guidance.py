@@ -39,15 +39,14 @@ class GuidedDecoder:
                  vocab_size: int = T.VOCAB_SIZE) -> None:
         self.decoder = decoder
         self.weight = float(weight)
-        self.split_pitch = int(split_pitch)
-        self.rows = 0
-        ids = np.arange(max(vocab_size, T.TIME_SHIFT), dtype=np.int64)
+        self.rows = 0  # rows per reading (the batch has twice as many)
+        ids = np.arange(vocab_size, dtype=np.int64)
         # token -> its moved token, one lookup per step (the live loop feeds one token at a time)
-        self._table = torch.from_numpy(T.move_pitches(ids, MOVE_SEMITONES, ids % 128 <= self.split_pitch))
+        self._table = torch.from_numpy(T.move_pitches(ids, MOVE_SEMITONES, ids % 128 <= int(split_pitch)))
 
     def moved(self, toks: Sequence[int] | torch.Tensor) -> list[int]:
         """``toks`` with the comping's pitches a semitone lower (the lead's untouched)."""
-        return self._table[torch.as_tensor(list(toks) if not isinstance(toks, torch.Tensor) else toks)].tolist()
+        return self._table[torch.as_tensor(toks, dtype=torch.long)].tolist()
 
     def _mix(self, logits: torch.Tensor) -> torch.Tensor:
         real, moved = torch.log_softmax(logits.float(), dim=-1).chunk(2, dim=0)
