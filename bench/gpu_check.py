@@ -1,4 +1,4 @@
-"""One short check of the CUDA path on a GPU machine, printed as one table (goal: < 5 minutes).
+"""One short check of the CUDA path on a GPU machine, printed as one table (about 10 minutes on an H100).
 
     python bench/gpu_check.py --prepare     # where a package registry is: wheels + dev-data subset
     python bench/gpu_check.py               # on the GPU machine, with whatever python has torch
@@ -41,23 +41,30 @@ TARGET_ARTIST = "Ray Bryant"  # the dev target README's calibration figures use
 POD_MODEL = {"n_layer": 6, "n_embd": 512, "n_head": 8, "intermediate_size": 1536, "dropout": 0.1}
 
 
+# Not installed for the check: torch is the machine's own; the lint tools never run there.
+NOT_FOR_THE_CHECK = r"(torch|triton|nvidia-|jazz-solo|ruff|snakefmt|black|shfmt-py)\b"
+
+
 def requirements_without_torch() -> Path:
     reqs = WORK / "requirements-no-torch.txt"
     reqs.parent.mkdir(parents=True, exist_ok=True)
     reqs.write_text("".join(line + "\n" for line in (ROOT / "requirements.txt").read_text().splitlines()
-                            if not re.match(r"\s*torch\b", line)))
+                            if not re.match(r"\s*" + NOT_FOR_THE_CHECK, line, re.I)))
     return reqs
 
 
-def prepare(python_version: str, corpus_artists: int) -> None:
+def prepare(python_version: str, corpus_artists: int, omit: list[str]) -> None:
     """Wheels of this environment's packages but torch (the versions known to work together), for
-    ``python_version``, and a dev-data subset, into bench/.gpu/."""
+    ``python_version``, and a dev-data subset, into bench/.gpu/. ``omit``: packages the GPU machine
+    already has, left out so that what travels there stays small."""
     wheels, data = WORK / "wheels", WORK / "data"
-    wheels.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(wheels, ignore_errors=True)
+    wheels.mkdir(parents=True)
     requirements_without_torch()
     freeze = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout
     pins = [line for line in freeze.splitlines() if "==" in line and " @ " not in line and not line.startswith("#")
-            and not re.match(r"(torch|triton|nvidia-|jazz-solo)\b", line, re.I)]
+            and not re.match(NOT_FOR_THE_CHECK, line, re.I)
+            and canonical(line.split("==")[0]) not in {canonical(name) for name in omit}]
     binary = ["--only-binary=:all:", "--python-version", python_version,
               "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64"]
     download = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels)]
@@ -74,6 +81,10 @@ def prepare(python_version: str, corpus_artists: int) -> None:
     size = sum(f.stat().st_size for f in WORK.rglob("*") if f.is_file()) / 2**20
     print(f"bench/.gpu: {len(list(wheels.glob('*.whl')))} wheels for Python {python_version}, "
           f"{len(chosen)} artists of dev data; {size:.0f} MiB in all")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def environment(python: str) -> dict[str, str]:
@@ -93,8 +104,11 @@ def environment(python: str) -> dict[str, str]:
     check = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--dry-run", "--no-index",
                             "--find-links", str(WORK / "wheels"), "-r", str(reqs)], capture_output=True, text=True)
     if "Would install" in check.stdout or check.returncode != 0:
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index",
-                        "--find-links", str(WORK / "wheels"), "-r", str(reqs)], check=True)
+        # Without resolving: the machine's own versions of what --prepare --omit left behind stand,
+        # even where a carried wheel pins an older one (a GPU image's packaging 26 against
+        # snakemake's <26), and extras nobody imports here (pyjwt[crypto] via mcp) need no wheel.
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--no-deps",
+                        *map(str, sorted((WORK / "wheels").glob("*.whl")))], check=True)
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
     return env
@@ -168,13 +182,15 @@ def main() -> int:
     ap.add_argument("--python-version", default=f"{sys.version_info.major}.{sys.version_info.minor}",
                     help="--prepare: wheels for this Python (the GPU machine's)")
     ap.add_argument("--corpus-artists", type=int, default=20, help="--prepare: dev artists copied for the corpus")
+    ap.add_argument("--omit", nargs="*", default=[], metavar="PACKAGE",
+                    help="--prepare: packages the GPU machine has already (their wheels stay behind)")
     ap.add_argument("--python", default=sys.executable, help="the python whose torch to use")
     ap.add_argument("--pretrain-steps", type=int, default=1500, help="pod-size pretraining steps (~2 min on an H100)")
     ap.add_argument("--quality-timeout", type=int, default=420,
                     help="seconds for the pod-size quality run (lower it to fit a short device lease)")
     args = ap.parse_args()
     if args.prepare:
-        prepare(args.python_version, args.corpus_artists)
+        prepare(args.python_version, args.corpus_artists, args.omit)
         return 0
 
     probe = subprocess.run([args.python, "-c", "import torch; print(torch.__version__, torch.cuda.is_available(), "
@@ -203,7 +219,7 @@ def main() -> int:
     progress(rows, ("tiny pipeline, bf16 on the GPU", status, secs, device or last_line(out, r"steps .* done")))
 
     status, secs, out = run("bench_train", [py, "bench/bench_train.py", "--layers", "6", "--embd", "512", "--heads", "8",
-                                            "--batch", "32", "--steps", "8"], env, 180)
+                                            "--batch", "32", "--steps", "40"], env, 180)
     progress(rows, ("bench_train 6 x 512 (GPU)", status, secs, last_line(out, r"tok|FLOP")))
 
     status, secs, out = run("bench_generate", [py, "bench/bench_generate.py", "--sizes", "pod", "--files", "1",
