@@ -3,6 +3,9 @@
     python bench/gpu_check.py --prepare     # where a package registry is: wheels + dev-data subset
     python bench/gpu_check.py               # on the GPU machine, with whatever python has torch
 
+For this workplace's lent H100/H200 (Python 3.12; 64 MiB may travel to it):
+    python bench/gpu_check.py --prepare --for-lent-machine   # then carry bench/.gpu
+
 A GPU machine may have another Python and torch and no package registry. ``--prepare`` (run here,
 on a machine with pip access and ../shared/data) puts into bench/.gpu/ (git-ignored): wheels of
 every requirement except torch for the given Python version, and a subset of the PiJAMA dev data.
@@ -43,6 +46,17 @@ POD_MODEL = {"n_layer": 6, "n_embd": 512, "n_head": 8, "intermediate_size": 1536
 
 # Not installed for the check: torch is the machine's own; the lint tools never run there.
 NOT_FOR_THE_CHECK = r"(torch|triton|nvidia-|jazz-solo|ruff|snakefmt|black|shfmt-py)\b"
+
+
+# Packages the lent GPU machines' image has already, in versions that suit us (read there 2026-11-27).
+LENT_IMAGE_HAS = (
+    "numpy", "pandas", "transformers", "matplotlib", "pillow", "fonttools", "kiwisolver", "contourpy",
+    "hf-xet", "tokenizers", "sympy", "networkx", "pygments", "regex", "safetensors", "mpmath", "pyyaml",
+    "jinja2", "markupsafe", "requests", "urllib3", "charset-normalizer", "idna", "certifi", "psutil", "tqdm",
+    "filelock", "fsspec", "pyparsing", "cycler", "python-dateutil", "six", "typing-extensions", "attrs",
+    "cryptography", "huggingface-hub", "pytest", "pluggy", "iniconfig", "packaging", "click", "rich",
+    "markdown-it-py", "mdurl",
+)
 
 
 def requirements_without_torch() -> Path:
@@ -184,11 +198,17 @@ def main() -> int:
     ap.add_argument("--corpus-artists", type=int, default=20, help="--prepare: dev artists copied for the corpus")
     ap.add_argument("--omit", nargs="*", default=[], metavar="PACKAGE",
                     help="--prepare: packages the GPU machine has already (their wheels stay behind)")
+    ap.add_argument("--for-lent-machine", action="store_true",
+                    help="--prepare for this workplace's lent H100/H200: Python 3.12, 8 corpus artists, "
+                         "--omit what its image has")
     ap.add_argument("--python", default=sys.executable, help="the python whose torch to use")
     ap.add_argument("--pretrain-steps", type=int, default=1500, help="pod-size pretraining steps (~2 min on an H100)")
     ap.add_argument("--quality-timeout", type=int, default=420,
                     help="seconds for the pod-size quality run (lower it to fit a short device lease)")
     args = ap.parse_args()
+    if args.prepare and args.for_lent_machine:
+        prepare("3.12", 8, [*args.omit, *LENT_IMAGE_HAS])
+        return 0
     if args.prepare:
         prepare(args.python_version, args.corpus_artists, args.omit)
         return 0
