@@ -48,7 +48,8 @@ POD_MODEL = {"n_layer": 6, "n_embd": 512, "n_head": 8, "intermediate_size": 1536
 NOT_FOR_THE_CHECK = r"(torch|triton|nvidia-|jazz-solo|ruff|snakefmt|black|shfmt-py)\b"
 
 
-# Packages the lent GPU machines' image has already, in versions that suit us (read there 2026-11-27).
+# Packages the lent GPU machines' image has in versions that suit us (read there 2026-11-27), and
+# cryptography, which only an extra nobody imports in the check (pyjwt[crypto] via mcp) asks for.
 LENT_IMAGE_HAS = (
     "numpy", "pandas", "transformers", "matplotlib", "pillow", "fonttools", "kiwisolver", "contourpy",
     "hf-xet", "tokenizers", "sympy", "networkx", "pygments", "regex", "safetensors", "mpmath", "pyyaml",
