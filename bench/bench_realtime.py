@@ -223,6 +223,8 @@ def main() -> None:
     ap.add_argument("--chunk-seconds", type=float, default=None, help="live-causal: instead of generate.chunk_seconds")
     ap.add_argument("--lookahead-seconds", type=float, default=None,
                     help="live-causal: instead of generate.lookahead_seconds")
+    ap.add_argument("--listening-guidance", type=float, default=None,
+                    help="generate.listening_guidance of both modes (default: each adapter's recorded setting)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -240,7 +242,7 @@ def main() -> None:
                 print(f"note: no {sequence} dev adapter of {args.target} under {DEV}: a random demo-size model (timing only)")
                 adapter = random_adapter(Path(tmp), sequence)
             engine = Engine.load(adapter_dir=adapter)
-            for key in ("chunk_seconds", "lookahead_seconds"):  # the offline solo uses the same arrival
+            for key in ("chunk_seconds", "lookahead_seconds", "listening_guidance"):  # the offline solo too
                 if getattr(args, key) is not None:
                     engine.settings = dataclasses.replace(engine.settings, **{key: getattr(args, key)})
             if engine.causal != (sequence == "causal"):
@@ -254,7 +256,8 @@ def main() -> None:
         offline = None
         if mode == "live-causal":
             s = engine.settings
-            print(f"live-causal: chunks of {s.chunk_seconds * 1000:.0f} ms, lookahead {s.lookahead_seconds * 1000:.0f} ms")
+            print(f"live-causal: chunks of {s.chunk_seconds * 1000:.0f} ms, lookahead {s.lookahead_seconds * 1000:.0f} ms, "
+                  f"listening guidance {s.listening_guidance:g}")
             t = time.perf_counter()
             offline = offline_causal_solo(engine.model, cond, s, engine.split_pitch, args.seed, seconds=seconds).notes
             print(f"offline_causal_solo of the same comping: {time.perf_counter() - t:.1f} s of compute")
