@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, MODEL, adapter_for,  # noqa: E402
                            artist_windows, base_dir, ingest_dev, piece_excerpts, positive_int, pretrain_base, select,
                            window_pieces)
-from jazz_solo.evaluation import calibration, copycheck, scoring  # noqa: E402
+from jazz_solo.evaluation import calibration, copycheck, metrics, scoring  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
 from jazz_solo.data.dataset import build_dataset  # noqa: E402
 from jazz_solo.training.nll import nll_totals  # noqa: E402
@@ -111,12 +111,15 @@ def row_stats(rows: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str
     summary = scoring.summarize(rows)
     runs = [r["copy_run"] for r in rows]
     return {"n": summary["num_samples"], "realism": scoring.realism_distance(summary, reference),
-            "fit_gain": summary["avg_harmonic_fit_gain"], "copy_p95": float(np.percentile(runs, 95)),
+            "fit_gain": summary["avg_harmonic_fit_gain"],
+            "semitone_gain": float(np.mean([r["semitone_fit_gain"] for r in rows if "error" not in r] or [0.0])),
+            "copy_p95": float(np.percentile(runs, 95)),
             "copy_max": max(runs), "notes": summary["avg_lead_notes"]}
 
 
 def scored(lead, cond, thr: float, index: copycheck.PhraseIndex) -> dict[str, Any]:
-    return {**scoring.score(lead, cond, thr), "copy_run": index.longest_run(lead)}
+    return {**scoring.score(lead, cond, thr), "copy_run": index.longest_run(lead),
+            "semitone_fit_gain": metrics.semitone_fit_gain(lead, cond)}
 
 
 def real_rows(paths: list[str], split: int, thr: float, index: copycheck.PhraseIndex,
@@ -327,9 +330,11 @@ def print_target(artist: str, e: dict[str, Any], is_report: bool) -> None:
     print(f"  NLL/note base {n['base']:.3f}  adapter {n['adapter']:.3f}  control {n['control']:.3f}")
     print(f"  base - adapter    {b['pct']:+.2f} % [{b['lo']:+.2f}, {b['hi']:+.2f}]")
     print(f"  control - adapter {c['pct']:+.2f} % [{c['lo']:+.2f}, {c['hi']:+.2f}]  (% of base NLL, 95 % over pieces)")
-    print(f"  | {'row':15s} | {'n':>3s} | {'realism':>7s} | {'fit gain':>8s} | {'copy p95':>8s} | {'copy max':>8s} | {'notes':>6s} |")
+    print(f"  | {'row':15s} | {'n':>3s} | {'realism':>7s} | {'fit gain':>8s} | {'semitone':>8s} | {'copy p95':>8s} "
+          f"| {'copy max':>8s} | {'notes':>6s} |")
     for name, r in e["samples"].items():
-        print(f"  | {name:15s} | {r['n']:3d} | {r['realism']:7.3f} | {r['fit_gain']:8.3f} | {r['copy_p95']:8.1f} "
+        print(f"  | {name:15s} | {r['n']:3d} | {r['realism']:7.3f} | {r['fit_gain']:8.3f} | {r.get('semitone_gain', 0):8.3f} "
+              f"| {r['copy_p95']:8.1f} "
               f"| {r['copy_max']:8d} | {r['notes']:6.1f} |")
     for cond, ok in verdict(e).items():
         print(f"  {'met' if ok else 'NOT met':7s} {cond}")

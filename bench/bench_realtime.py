@@ -202,12 +202,16 @@ def report(name: str, stats: dict[str, Any], cond: list[Note], lead: list[Note],
             if off else "; offline solo has no notes"
     print(line + f"; malformed note pairs {stats['malformed']}; RSS growth {stats['rss_growth_mb']:+.1f} MB")
     mark = "" if trained else "  (random model: not meaningful)"
-    fit = {who: (metrics.onset_fit(notes, cond), metrics.harmonic_fit_gain(notes, cond))
+    fit = {who: (metrics.onset_fit(notes, cond), metrics.harmonic_fit_gain(notes, cond),
+                 metrics.semitone_fit_gain(notes, cond))
            for who, notes in (("solo as played", played), ("real right hand", lead))}
-    for who, (onset, gain) in fit.items():
-        print(f"{who:16s} onset_fit {onset:.3f}  harmonic_fit_gain {gain:+.3f}{mark if who == 'solo as played' else ''}")
-    real_onset, real_gain = fit["real right hand"]
-    solo_onset, solo_gain = fit["solo as played"]
+    for who, (onset, gain, semitone) in fit.items():
+        print(f"{who:16s} onset_fit {onset:.3f}  harmonic_fit_gain {gain:+.3f}  semitone_fit_gain {semitone:+.3f}"
+              f"{mark if who == 'solo as played' else ''}")
+    real_onset, real_gain, real_semitone = fit["real right hand"]
+    solo_onset, solo_gain, solo_semitone = fit["solo as played"]
+    if real_semitone > 0:
+        print(f"solo / real: semitone_fit_gain {solo_semitone / real_semitone:.0%}")
     if real_onset > 0 and real_gain > 0:
         print(f"solo / real: onset_fit {solo_onset / real_onset:.0%}, harmonic_fit_gain {solo_gain / real_gain:.0%}")
 

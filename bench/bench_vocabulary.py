@@ -20,7 +20,8 @@ for the same number of steps on the same corpus windows, then:
   against the real right hand of the same excerpts (not the openings: a jazz piece opens with its
   head, whose right hand is not the piece's): share of notes held > 4 s, share at or below the split pitch or off the piano,
   polyphony, pitch range, median and IQR of ln(note length), notes per second, harmonic-fit gain
-  (+-1 s, against the tritone-shifted comping) and onset fit (+-100 ms); notes held > 4 s also as
+  (+-1 s, against the tritone-shifted comping), the same against the comping a semitone up and down
+  (metrics.semitone_fit_gain: jazz harmony shares much with its tritone) and onset fit (+-100 ms); notes held > 4 s also as
   counts, beside the same excerpts of all the artist's pieces (mid-piece they are rare: a test set's
   excerpts may hold one, and a share of one note is no estimate);
 * generation speed: sampled tokens/s and notes/s (batch of ``--samples``, 1 thread);
@@ -73,6 +74,7 @@ def duration_stats(notes, cond, split_pitch: int, seconds: float) -> dict[str, f
         "log_dur_median": metrics.log_duration_median(notes),
         "log_dur_iqr": metrics.log_duration_iqr(notes),
         "harmonic_fit_gain": metrics.harmonic_fit_gain(notes, cond),
+        "semitone_fit_gain": metrics.semitone_fit_gain(notes, cond),
         "onset_fit": metrics.onset_fit(notes, cond),
     }
 
@@ -247,6 +249,7 @@ def print_tables(report: dict) -> None:
         ("IQR of ln(length)", lambda e: e["generated"]["log_dur_iqr"], "{:.2f}"),
         ("solo notes / s", lambda e: e["generated"]["notes_per_s"], "{:.2f}"),
         ("harmonic-fit gain (+-1 s)", lambda e: e["generated"]["harmonic_fit_gain"], "{:.3f}"),
+        ("semitone-fit gain (+-1 s)", lambda e: e["generated"]["semitone_fit_gain"], "{:.3f}"),
         ("onset fit (+-100 ms)", lambda e: e["generated"]["onset_fit"], "{:.3f}"),
         ("generation tokens / s", lambda e: e["gen_tokens_per_s"], "{:.0f}"),
         ("generation notes / s", lambda e: e["gen_notes_per_s"], "{:.0f}"),
@@ -254,7 +257,8 @@ def print_tables(report: dict) -> None:
     real_rows = {"notes held > 4 s": "held_gt_4s", "polyphony": "polyphony", "pitch range": "pitch_range",
                  "median note length (s)": "log_dur_median", "IQR of ln(length)": "log_dur_iqr",
                  "solo notes / s": "notes_per_s", "notes <= split / off piano": "below_split_or_off_piano",
-                 "harmonic-fit gain (+-1 s)": "harmonic_fit_gain", "onset fit (+-100 ms)": "onset_fit"}
+                 "harmonic-fit gain (+-1 s)": "harmonic_fit_gain", "semitone-fit gain (+-1 s)": "semitone_fit_gain",
+                 "onset fit (+-100 ms)": "onset_fit"}
     for artist, entry in report["targets"].items():
         print(f"\ntarget {artist} (never seen by the base)")
         print(f"| {'':28s} | " + " | ".join(f"{n:>22s}" for n in names) + f" | {'real RH':>12s} |")

@@ -166,6 +166,16 @@ def test_harmonic_fit_gain():
     assert metrics.harmonic_fit_gain([], cond) == 0.0
 
 
+def test_semitone_fit_gain_sees_a_tritone_substitution_that_the_tritone_control_misses():
+    g7 = [n(0, 2, p) for p in (43, 47, 50, 53)]  # G B D F: a dominant seventh
+    lead = [n(0, 1, 71), n(1, 2, 77)]  # its third and seventh (B, F), the guide tones
+    # Db7 (Db F Ab Cb) holds B and F too: against the tritone the guide tones fit as well as against G7
+    assert metrics.harmonic_fit_gain(lead, g7) == pytest.approx(0.0)
+    assert metrics.semitone_fit_gain(lead, g7) == pytest.approx(1.0)  # Ab7 and F#7 hold neither B nor F
+    assert metrics.semitone_fit_gain([n(0, 1, 72)], [n(0, 1, 61)]) == pytest.approx(-0.5)  # C over C#
+    assert metrics.semitone_fit_gain([], g7) == 0.0
+
+
 def test_onset_fit(roundtrip):
     cond = roundtrip([n(1.0, 2.0, 48)])  # a low C from 1 to 2 s: C fits onsets in [0.9, 2.1]
     assert metrics.onset_fit([n(1.0, 1.5, 72)], cond) == 1.0
