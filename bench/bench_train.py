@@ -11,7 +11,7 @@ Everything is measured in the same run on the same model and windows:
   (N = parameters in matmuls incl. the tied head, L = mean real context length).
 
 Usage: python bench/bench_train.py [--data results/data/vocabulary~duration/sequence~windowed/split_pitch~60/corpus_train.npz]
-       [--layers 2 --embd 128 --heads 4] [--batch 16] [--steps 8]
+       [--layers 2 --embd 128 --heads 4] [--batch 16] [--steps 8] [--warm-pass]
 Without --data the windows have the length distribution of the dev data (median ~250 tokens).
 """
 from __future__ import annotations
@@ -107,10 +107,15 @@ def packed_loss(model, ids, labels, mask, pos, device):
                            ignore_index=IGNORE, reduction="sum"), int((targets != IGNORE).sum())
 
 
-def time_steps(model, opt, device, steps_fn, n_steps: int) -> tuple[float, int, int]:
-    """Seconds, real tokens and lead targets over ``n_steps`` steps (after one warm-up step)."""
+def time_steps(model, opt, device, steps_fn, n_steps: int, warm_pass: bool = False) -> tuple[float, int, int]:
+    """Seconds, real tokens and lead targets over ``n_steps`` steps, after one warm-up step, or with
+    ``warm_pass`` after the same steps once untimed: on a GPU a batch shape's first step costs more
+    (allocator, kernel choice), which a fixed-shape batching pays once and a variable one every step."""
+    # (step, timed): one untimed step 0 then steps 1..n, or steps 0..n-1 untimed then timed again
+    schedule = ([(k, False) for k in range(n_steps)] + [(k, True) for k in range(n_steps)] if warm_pass
+                else [(k, k > 0) for k in range(n_steps + 1)])
     total_t, total_tok, total_tgt = 0.0, 0, 0
-    for k in range(n_steps + 1):
+    for k, timed in schedule:
         sync(device)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
@@ -119,7 +124,7 @@ def time_steps(model, opt, device, steps_fn, n_steps: int) -> tuple[float, int, 
         (loss / max(n_tgt, 1)).backward()
         opt.step()
         sync(device)
-        if k:  # step 0 warms up kernels and allocator
+        if timed:
             total_t += time.perf_counter() - t0
             total_tok += n_tok
             total_tgt += n_tgt
@@ -134,6 +139,8 @@ def main() -> None:
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--warm-pass", action="store_true",
+                    help="run each batching's steps once untimed first (GPU: every batch shape seen before timing)")
     ap.add_argument("--max-seq", type=int, default=512)
     ap.add_argument("--matmul-n", type=int, default=0, help="peak matmul size (default 2048 CPU, 8192 GPU)")
     args = ap.parse_args()
@@ -174,7 +181,7 @@ def main() -> None:
     results = {}
     for name, fn in [("bucketed", plain(bucketed)), ("naive (pad to max_sequence)", plain(naive, args.max_seq)),
                      ("random, pad to batch max", plain(naive)), ("packed (block mask)", pack)]:
-        t, tok, tgt = time_steps(model, opt, device, fn, args.steps)
+        t, tok, tgt = time_steps(model, opt, device, fn, args.steps, args.warm_pass)
         tok_s = tok / t
         ctx = float(np.mean(lengths))
         flops = (6 * n_matmul + 6 * args.layers * args.embd * ctx) * tok_s

@@ -240,7 +240,7 @@ def main() -> int:
     progress(rows, ("tiny pipeline, bf16 on the GPU", status, secs, device or last_line(out, r"steps .* done")))
 
     status, secs, out = run("bench_train", [py, "bench/bench_train.py", "--layers", "6", "--embd", "512", "--heads", "8",
-                                            "--batch", "32", "--steps", "40"], env, 180)
+                                            "--batch", "32", "--steps", "40", "--warm-pass"], env, 180)
     progress(rows, ("bench_train 6 x 512 (GPU)", status, secs, last_line(out, r"tok|FLOP")))
 
     status, secs, out = run("bench_generate", [py, "bench/bench_generate.py", "--sizes", "pod", "--files", "1",
