@@ -333,7 +333,7 @@ def print_target(artist: str, e: dict[str, Any], is_report: bool) -> None:
     print(f"  | {'row':15s} | {'n':>3s} | {'realism':>7s} | {'fit gain':>8s} | {'semitone':>8s} | {'copy p95':>8s} "
           f"| {'copy max':>8s} | {'notes':>6s} |")
     for name, r in e["samples"].items():
-        print(f"  | {name:15s} | {r['n']:3d} | {r['realism']:7.3f} | {r['fit_gain']:8.3f} | {r.get('semitone_gain', 0):8.3f} "
+        print(f"  | {name:15s} | {r['n']:3d} | {r['realism']:7.3f} | {r['fit_gain']:8.3f} | {r['semitone_gain']:8.3f} "
               f"| {r['copy_p95']:8.1f} "
               f"| {r['copy_max']:8d} | {r['notes']:6.1f} |")
     for cond, ok in verdict(e).items():

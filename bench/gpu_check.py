@@ -76,10 +76,12 @@ def prepare(python_version: str, corpus_artists: int, omit: list[str]) -> None:
     shutil.rmtree(wheels, ignore_errors=True)
     wheels.mkdir(parents=True)
     requirements_without_torch()
+    from packaging.utils import canonicalize_name  # here, not on the GPU machine: only --prepare needs it
+
+    left_out = {canonicalize_name(name) for name in omit}
     freeze = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout
     pins = [line for line in freeze.splitlines() if "==" in line and " @ " not in line and not line.startswith("#")
-            and not re.match(NOT_FOR_THE_CHECK, line, re.I)
-            and canonical(line.split("==")[0]) not in {canonical(name) for name in omit}]
+            and not re.match(NOT_FOR_THE_CHECK, line, re.I) and canonicalize_name(line.split("==")[0]) not in left_out]
     binary = ["--only-binary=:all:", "--python-version", python_version,
               "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64"]
     download = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels)]
@@ -96,10 +98,6 @@ def prepare(python_version: str, corpus_artists: int, omit: list[str]) -> None:
     size = sum(f.stat().st_size for f in WORK.rglob("*") if f.is_file()) / 2**20
     print(f"bench/.gpu: {len(list(wheels.glob('*.whl')))} wheels for Python {python_version}, "
           f"{len(chosen)} artists of dev data; {size:.0f} MiB in all")
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def environment(python: str) -> dict[str, str]:
