@@ -19,6 +19,7 @@ from jazz_solo.data.midi_io import load_notes, split_roles
 from jazz_solo.training.model import build_model
 from jazz_solo.settings import ModelSettings, Settings
 from jazz_solo.data.windows import WindowSet
+from jazz_solo.data.tokens import Note
 
 from conftest import comping_and_lead
 from tiny_jazz import jazz_piece
@@ -116,6 +117,48 @@ def test_notes_are_decided_at_most_a_lookahead_after_the_comping_heard(model):
     solo = offline_causal_solo(model, cond, SETTINGS, seed=1, seconds=10.0, chunk_seconds=0.1, lookahead_seconds=0.15)
     gaps = [n.start - heard for n, heard in zip(solo.notes, solo.heard_until)]
     assert gaps and max(gaps) <= 0.15 + 0.011
+
+
+class RecordingDecoder:
+    """A soloist's decoder that keeps the streams it was fed, one per context (a rewound token leaves it)."""
+
+    def __init__(self, decoder):
+        self.decoder, self.streams = decoder, []
+
+    def prefill(self, prompt, batch):
+        self.streams.append(list(prompt))
+        return self.decoder.prefill(prompt, batch)
+
+    def step(self, toks):
+        self.streams[-1].append(int(toks.reshape(-1)[0]))
+        return self.decoder.step(toks)
+
+    def rewind(self, n):
+        del self.streams[-1][-n:]
+        self.decoder.rewind(n)
+
+
+def test_a_shift_under_a_second_always_ends_on_an_event(model):
+    """In training a time shift under 1 s always ends on an event of either hand. A shift kept by
+    thinning ends on the lead's, so the next token is a lead event, never another shift (sampled
+    freely, it wrote two short shifts in a row, a stream the model had never read)."""
+    cond = [Note(t, t + 6.0, p, 60) for t in (0.0, 6.0, 12.0, 18.0) for p in (48, 52, 55)]  # sparse comping: the lead's shifts are thinned
+    for chunk, lookahead in ((0.1, 0.1), (24.0, 0.0)):
+        soloist = CausalSoloist(model, SETTINGS, seed=2)
+        soloist.decoder = RecordingDecoder(soloist.decoder)
+        soloist._restart(0)
+        events, heard = comping_events(cond), 0
+        for k in range(int(24.0 / chunk)):
+            now = (k + 1) * chunk
+            upto = sum(e.time <= now for e in events)
+            soloist.hear(events[heard:upto])
+            heard = upto
+            soloist.advance(now, now + lookahead)
+        streams = soloist.decoder.streams
+        assert sum(T.is_time_shift(t) for s in streams for t in s) > 15
+        doubled = [s[i - 1: i + 1] for s in streams for i in range(1, len(s)) if T.is_time_shift(s[i])
+                   and T.is_time_shift(s[i - 1]) and s[i - 1] != T.TIME_SHIFT + T.N_TIME_SHIFT - 1]
+        assert not doubled, (chunk, doubled[:5])
 
 
 def test_long_streams_restart_within_the_model_length(model):

@@ -102,6 +102,7 @@ class CausalSoloist:
         self._open: list[int] | None = None                   # lead note being written: [onset, pitch, vel, ticks]
         self._lead_velocity = T.DEFAULT_VELOCITY
         self._pending: int | None = None                      # sampled time shift (ticks) not yet in the stream
+        self._lead_due = False                                # a kept shift ended on a lead event (_try_shift)
         self._on_note: Callable[[Note], None] | None = None   # advance's caller, told of each decided note
         self.now = 0        # the stream's present (tick)
         self.origin = 0     # tick of the current context's BOS
@@ -191,6 +192,7 @@ class CausalSoloist:
                 self._sounding[pitch] = self.now
             self._feed(toks)
             self.stats.comping_tokens += len(toks)
+            self._lead_due = self._lead_due and not toks
 
     # -- the lead ------------------------------------------------------------------------------
     def _close_note(self, new_notes: list[Note]) -> None:
@@ -212,6 +214,8 @@ class CausalSoloist:
         """The next lead token (or time shift) under the masks; ``record``: it goes into the stream."""
         allowed = self.grammar.allowed([0])
         allowed[:, T.EOS] = False  # the stream has no end: the session ends it
+        if self._lead_due:  # the shift was kept because a lead event ends it: that event comes now
+            allowed[:, T.TIME_SHIFT : T.TIME_SHIFT + T.N_TIME_SHIFT] = False
         s = self.settings
         probs = process_logits(self._logits[None], allowed, s.temperature, s.top_k, s.top_p,
                                self.grammar.nucleus_rows([0]))
@@ -226,6 +230,7 @@ class CausalSoloist:
 
     def _take(self, tok: int, new_notes: list[Note]) -> None:
         """Put a sampled lead token (not a time shift) into the stream."""
+        self._lead_due = False
         if D.is_duration(tok):
             assert self._open is not None
             self._open[3] += D.BIN_TICKS[tok - D.DURATION]
@@ -269,6 +274,10 @@ class CausalSoloist:
             self.grammar.advance(torch.tensor([tok]))
             self.now += ticks
             self._pending = None
+            # Kept *because* the lead's event ends it, so that event is what comes next. Sampled
+            # freely, the next token could be another shift: two short shifts in a row, a stream the
+            # model never read (in training a shift under 1 s always ends on an event).
+            self._lead_due = ticks < T.N_TIME_SHIFT
             return
         self.decoder.rewind(1)
         self._length -= 1
@@ -290,6 +299,7 @@ class CausalSoloist:
             self._pending = tok - T.TIME_SHIFT + 1
         else:  # no heard comping lies before the present (the caller checked): move there to play
             self._shift(present - self.now)
+            self._lead_due = True
 
     def _draw_shift(self, at_least: int) -> int:
         """A time shift (ticks) drawn from the model's next-token distribution among the shifts of
