@@ -5,7 +5,7 @@ and how far is it from the real thing? (issue 11)
     python bench/bench_quality.py --quick         # smoke run, a few minutes
 
 Base (fixed first, named in the output): bench/devdata.MODEL (the demo size 2 x 128, pitch-class note
-embeddings), duration vocabulary, pretrained 500 steps on bench/devdata.CORPUS (17 dev artists; reused
+embeddings), duration vocabulary, pretrained devdata.BASE_STEPS (2,000) steps on bench/devdata.CORPUS (17 dev artists; reused
 from results/bench_vocabulary/duration/base-<recipe> when there, it is the same corpus split). Targets are other dev artists, one at a time, split
 50 / 20 / 30 % into adapter-train / adapter-val / test pieces. The recipe is chosen on the CHOOSE
 targets (mean val NLL-per-note gain); the REPORT targets play no part in choosing. Per target:
