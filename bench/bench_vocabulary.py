@@ -3,7 +3,7 @@ vocabularies (performance: NOTE_ON/NOTE_OFF vs duration: NOTE_ON DURATION lead e
 formats (windowed: the window's comping, then its lead; causal: both hands in time order). A format is
 ``VOCABULARY`` or ``VOCABULARY/SEQUENCE`` (``duration/causal``); the sequence defaults to windowed.
 
-    python bench/bench_vocabulary.py                       # ~45 min on 2 cores
+    python bench/bench_vocabulary.py                       # ~70 min on 2 cores (three 2,000-step bases)
     python bench/bench_vocabulary.py --formats duration duration/causal   # windowed vs causal
     python bench/bench_vocabulary.py --steps 100 --pieces 1  # a quick smoke run
 
