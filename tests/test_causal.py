@@ -138,23 +138,24 @@ class RecordingDecoder:
         self.decoder.rewind(n)
 
 
-def test_a_shift_under_a_second_always_ends_on_an_event(model):
+def test_a_shift_under_a_second_always_ends_on_an_event(model, monkeypatch):
     """In training a time shift under 1 s always ends on an event of either hand. A shift kept by
     thinning ends on the lead's, so the next token is a lead event, never another shift (sampled
     freely, it wrote two short shifts in a row, a stream the model had never read)."""
+    from jazz_solo.generation import causal
+
+    recorders = []
+    make = causal.guided_decoder
+
+    def recorded(*args):
+        recorders.append(RecordingDecoder(make(*args)))
+        return recorders[-1]
+
+    monkeypatch.setattr(causal, "guided_decoder", recorded)
     cond = [Note(t, t + 6.0, p, 60) for t in (0.0, 6.0, 12.0, 18.0) for p in (48, 52, 55)]  # sparse comping: the lead's shifts are thinned
     for chunk, lookahead in ((0.1, 0.1), (24.0, 0.0)):
-        soloist = CausalSoloist(model, SETTINGS, seed=2)
-        soloist.decoder = RecordingDecoder(soloist.decoder)
-        soloist._restart(0)
-        events, heard = comping_events(cond), 0
-        for k in range(int(24.0 / chunk)):
-            now = (k + 1) * chunk
-            upto = sum(e.time <= now for e in events)
-            soloist.hear(events[heard:upto])
-            heard = upto
-            soloist.advance(now, now + lookahead)
-        streams = soloist.decoder.streams
+        offline_causal_solo(model, cond, SETTINGS, seed=2, seconds=24.0, chunk_seconds=chunk, lookahead_seconds=lookahead)
+        streams = recorders[-1].streams
         assert sum(T.is_time_shift(t) for s in streams for t in s) > 15
         doubled = [s[i - 1: i + 1] for s in streams for i in range(1, len(s)) if T.is_time_shift(s[i])
                    and T.is_time_shift(s[i - 1]) and s[i - 1] != T.TIME_SHIFT + T.N_TIME_SHIFT - 1]
