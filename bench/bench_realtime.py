@@ -228,7 +228,7 @@ def main() -> None:
     ap.add_argument("--lookahead-seconds", type=float, default=None,
                     help="live-causal: instead of generate.lookahead_seconds")
     ap.add_argument("--listening-guidance", type=float, default=None,
-                    help="generate.listening_guidance of both modes (default: each adapter's recorded setting)")
+                    help="generate.listening_guidance of both modes (default: config.yaml's, auto: by sequence format)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

@@ -146,7 +146,7 @@ def main() -> int:
     print(f"ingest: {len(pieces)} pieces in {time.perf_counter() - t0:.0f} s")
 
     report: dict = {"model": MODEL, "steps": args.steps, "corpus_artists": CORPUS, "targets": {}, "bases": {},
-                    "real_all_pieces": {}, "listening_guidance": config["generate"]["listening_guidance"]}
+                    "real_all_pieces": {}, "listening_guidance": {}}
     for name in args.formats:
         vocabulary, sequence = parse_format(name)
         data_dir = args.out / name.replace("/", "-")
@@ -165,6 +165,7 @@ def main() -> int:
                                                     corpus_val_per_token=corpus_val["per_token"],
                                                     tokenize_s=round(t_data, 1), examples=summary["examples"])
         settings = GenSettings.from_config({**config, "data": cfg})
+        report["listening_guidance"][name] = settings.listening_guidance  # "auto" differs by format
         torch.set_num_threads(1)
         lora_cfg = {**config["lora"], "max_steps": args.lora_steps}
         for artist in TARGETS:

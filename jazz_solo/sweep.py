@@ -61,6 +61,8 @@ def format_value(value: Any) -> str:
 def parse_value(param: SweepParam, text: str, config: Mapping[str, Any]) -> Any:
     """Inverse of :func:`format_value`, typed like the default in the config section."""
     default = config[param.section][param.key]
+    if param.name == "listening_guidance":  # a weight or "auto", whichever the default is
+        return text if text == "auto" else float(text)
     if isinstance(default, list) or param.name == "lora_target_modules":  # may also be "all-linear"
         return text.split("+")
     if isinstance(default, bool):

@@ -27,6 +27,7 @@ def dry_run(tmp_path, override: dict) -> subprocess.CompletedProcess:
         ({"data": {"corpus": ["no/such/folder"]}}, "data.corpus"),
         ({"data": {"vocabulary": "remi"}}, "data.vocabulary"),
         ({"generate": {"continuity_seconds": -1}}, "generate.continuity_seconds"),
+        ({"generate": {"listening_guidance": "loud"}}, "generate.listening_guidance"),
         ({"data": {"hop_seconds": 9.0}}, "data.hop_seconds"),
         ({"data": {"max_cond_tokens": 510}}, "data.max_cond_tokens"),
         ({"model": {"checkpoint": "x"}, "sweep": {"vocabulary": ["duration", "performance"]}}, "sweep.vocabulary"),

@@ -110,7 +110,7 @@ def gen_id(lora_r, temperature):
     return (
         f"vocabulary~duration/sequence~windowed/split_pitch~60/lora_r~{lora_r}/lora_alpha~16/lora_dropout~0.05/lora_lr~0.001/"
         f"lora_target_modules~all-linear/primer_max_tokens~256/temperature~{temperature}/top_p~0.95/top_k~0/"
-        f"listening_guidance~0.5"
+        f"listening_guidance~auto"
     )
 
 

@@ -94,6 +94,22 @@ def test_gen_view_and_updated_sections():
     assert data.split_pitch == 64 and data.window_seconds == s.data.window_seconds
 
 
+def test_auto_listening_guidance_follows_the_sequence_format():
+    """The schema's "auto" is the weight measured for each format; a number is taken as given,
+    and a sweep path keeps "auto" or the number as written."""
+    assert with_defaults({})["generate"]["listening_guidance"] == "auto"
+    assert GenSettings.defaults().listening_guidance == settings.AUTO_LISTENING_GUIDANCE["windowed"] == 0.5
+    assert GenSettings.defaults(sequence="causal").listening_guidance == settings.AUTO_LISTENING_GUIDANCE["causal"] == 1.0
+    assert GenSettings.defaults(sequence="causal", listening_guidance=0.25).listening_guidance == 0.25
+    causal = Settings.from_config(load_config()).data.updated({"sequence": "causal"})
+    assert GenSettings.of(causal, Settings.from_config(load_config()).generate).listening_guidance == 1.0
+    param, config = sweep.BY_NAME["listening_guidance"], with_defaults({})
+    assert sweep.parse_value(param, "auto", config) == "auto" and sweep.parse_value(param, "1.0", config) == 1.0
+    assert sweep.format_value("auto") == "auto" and sweep.format_value(1.0) == "1.0"
+    with pytest.raises(TypeError, match="no field"):
+        GenSettings.defaults(sequense="causal")
+
+
 def test_with_defaults_keeps_the_schema_order_and_the_users_values():
     filled = with_defaults({"generate": {"top_p": 0.5}, "data": {"target": ["t"], "corpus": ["c"]}})
     assert filled["generate"]["top_p"] == 0.5 and filled["generate"]["temperature"] == 1.0

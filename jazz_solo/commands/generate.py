@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--primer-max-tokens", type=int)
     p.add_argument("--continuity-seconds", type=float, help="seconds of solo carried into the next window")
     p.add_argument("--listening-guidance", type=float,
-                   help="weight of what the real comping adds over a semitone-moved one (0: off)")
+                   help="weight of what the real comping adds over a semitone-moved one (0: off; "
+                        "default generate.listening_guidance, auto: 0.5 windowed, 1 causal)")
     p.add_argument("--num-samples", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--window-seconds", type=float)
