@@ -78,6 +78,9 @@ def dev_adapter(sequence: str, target: str) -> Path | None:
         return current
     found = sorted(base.parent.parent.glob(f"base*/lora/{target.replace(' ', '_')}-*/adapter/adapter_config.json"),
                    key=lambda p: p.stat().st_mtime)
+    if found:  # numbers from another recipe are not today's defaults': say so before they are read as such
+        print(f"note: no {sequence} adapter of config.yaml's LoRA recipe ({current.parent.name}); the newest "
+              f"other one instead, {found[-1].parent.parent.name} (bench_vocabulary.py trains today's)")
     return found[-1].parent if found else None
 
 
