@@ -240,7 +240,7 @@ class GenSettings:
         """From a (resolved) config: ``generate`` section + ``data.window_seconds/vocabulary/split_pitch/
         sequence``; keys left out take the schema's defaults."""
         c = with_defaults({"generate": dict(config["generate"]), "data": dict(config["data"])})
-        return cls._typed({**c["generate"], **{k: c["data"][k] for k in GEN_DATA_KEYS}})
+        return cls._typed(cls._values(c))
 
     @classmethod
     def of(cls, data: DataSettings, generate: GenerateSettings) -> GenSettings:
@@ -255,8 +255,12 @@ class GenSettings:
         unknown = set(changes) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"GenSettings has no field(s) {', '.join(sorted(unknown))}")
-        c = with_defaults({})
-        return cls._typed({**c["generate"], **{k: c["data"][k] for k in GEN_DATA_KEYS}, **changes})
+        return cls._typed({**cls._values(with_defaults({})), **changes})
+
+    @staticmethod
+    def _values(config: Mapping[str, Any]) -> dict[str, Any]:
+        """A filled config's ``generate`` section with the data keys generation shares beside it."""
+        return {**config["generate"], **{k: config["data"][k] for k in GEN_DATA_KEYS}}
 
     @classmethod
     def _typed(cls, values: Mapping[str, Any]) -> GenSettings:
