@@ -104,6 +104,11 @@ def test_calibration_rows_order_real_corpus_random(tmp_path, make_midi):
     distance = {k: r["realism_distance"] for k, r in rows.items()}
     assert distance["real_held_out"] < distance["corpus_artists"] and distance["real_held_out"] < distance["random_notes"]
     assert rows["real_held_out"]["summary"]["max_copy_run"] >= 1
+    # the real right hand over the comping the random notes (and the candidates) play over: test piece 1 of 2
+    same = rows["real_same_comping"]
+    assert same["summary"]["num_samples"] == 1
+    assert {f["piece_id"] for f in same["files"]} == {f["piece_id"] for f in rows["random_notes"]["files"]}
+    assert same["files"][0] in rows["real_held_out"]["files"]
     again = calibration.build_calibration(tsv, ref, index, 60, 16.0, 180, 1, 3, 2, 0)
     assert again["rows"]["random_notes"]["files"] == rows["random_notes"]["files"]  # seeded
 

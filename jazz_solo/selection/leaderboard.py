@@ -125,7 +125,8 @@ def _calibration_table(calib: pd.DataFrame, by_split: bool) -> list[str]:
         "## Calibration: where real and random music fall on the same scale",
         "",
         "A candidate between real_held_out and corpus_artists plays like this artist; below base_only, "
-        "its adapter helps. max_copy_run: longest run of notes shared with the target's training pieces.",
+        "its adapter helps. Compare a candidate's harmonic_fit_gain with real_same_comping's (the real right hand "
+        "over the same comping). max_copy_run: longest run of notes shared with the target's training pieces.",
         "",
         shown.to_markdown(index=False, floatfmt=".4g", missingval=""),
         "",
