@@ -3,6 +3,7 @@ and how far is it from the real thing? (issue 11)
 
     nice python bench/bench_quality.py            # ~18 min on 2 cores, 1 torch thread
     python bench/bench_quality.py --quick         # smoke run, a few minutes
+    nice python bench/bench_quality.py --ceiling  # + full fine-tunes of the base: what any fine-tune can gain
 
 Base (fixed first, named in the output): bench/devdata.MODEL (the demo size 2 x 128, pitch-class note
 embeddings), duration vocabulary, pretrained devdata.BASE_STEPS (2,000) steps on bench/devdata.CORPUS (17 dev artists; reused
@@ -16,8 +17,9 @@ targets (mean val NLL-per-note gain); the REPORT targets play no part in choosin
 * solos over the first ``--pieces`` test pieces (``--samples`` per piece, dealt round ``--excerpts``
   32-s excerpts of comping spread over the piece) from the base alone and from the adapter:
   realism_distance and harmonic_fit_gain against the target's reference (its non-test pieces, cut
-  into the same excerpts), next to the calibration rows (real held-out test pieces, corpus artists'
-  pieces, random notes over the same comping, all cut the same way) and the copy check (longest run
+  into the same excerpts), next to the calibration rows (the real right hand over the same comping,
+  real held-out test pieces, corpus artists' pieces, random notes over the same comping, all cut the
+  same way) and the copy check (longest run
   of notes shared with the target's training pieces, 95th percentile). Excerpts, not openings: a
   jazz piece opens with its head, whose right hand is not the piece's.
 
@@ -30,6 +32,7 @@ import json
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +47,13 @@ from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, 
 from jazz_solo.evaluation import calibration, copycheck, metrics, scoring  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
 from jazz_solo.data.dataset import build_dataset  # noqa: E402
+from jazz_solo.training.loop import fit  # noqa: E402
 from jazz_solo.training.nll import nll_totals  # noqa: E402
 from jazz_solo.generation.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
 from jazz_solo.data.midi_io import load_notes, split_roles  # noqa: E402
 from jazz_solo.training.model import load_base, load_for_inference  # noqa: E402
 from jazz_solo.generation.sampling import sample_seed  # noqa: E402
-from jazz_solo.settings import DataSettings  # noqa: E402
+from jazz_solo.settings import DataSettings, TrainSettings  # noqa: E402
 from jazz_solo.data.windows import WindowSet, excerpt  # noqa: E402
 
 CHOOSE = ["Ray Bryant", "Barry Harris", "Thelonious Monk"]  # 18, 25, 31 pieces
@@ -182,7 +186,11 @@ def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path
     tests = sorted((p for p in rows if p["split"] == "test"), key=lambda p: p["piece_id"])
     gen = sample_rows({"base": models["base"], "adapter": models["adapter"]}, tests[: args.pieces],
                       ctx["settings"], args.samples, args.excerpts, ctx["gen_seed"], thr, index)
-    cal = {"real_held_out": real_rows([p["path"] for p in tests], split, thr, index, args.excerpts),
+    # The real right hand over exactly the comping the samples were generated over: how much a solo
+    # follows the chords depends on the piece (per-piece spread of the real fit gain 0.04-0.12), so
+    # the fit-gain bar compares like with like; the realism rows keep every test piece.
+    cal = {"real_same_comping": real_rows([p["path"] for p in tests[: args.pieces]], split, thr, index, args.excerpts),
+           "real_held_out": real_rows([p["path"] for p in tests], split, thr, index, args.excerpts),
            "corpus_artists": real_rows(ctx["corpus_paths"], split, thr, index, args.excerpts)}
     return {
         "pieces": {s: sum(p["split"] == s for p in rows) for s in ("train", "val", "test")},
@@ -206,11 +214,43 @@ def choose_recipe(ctx: dict[str, Any], args: argparse.Namespace) -> tuple[str, d
                              "best_step": ev["best_step"], "steps": ev["steps"]}
         table[name] = {"recipe": cfg, "targets": gains,
                        "mean_val_gain_pct": float(np.mean([g["val_gain_pct"] for g in gains.values()]))}
-        print(f"recipe {name}: mean val gain {table[name]['mean_val_gain_pct']:.2f} % "
-              + ", ".join(f"{a} {g['val_gain_pct']:.2f} % (best step {g['best_step']})" for a, g in gains.items()),
-              flush=True)
+        print_recipe(name, table[name])
     pick = max(table, key=lambda k: table[k]["mean_val_gain_pct"])
     return pick, table
+
+
+CEILING_LRS = (1e-4, 3e-4)  # full fine-tunes: every weight of the base trained, no LoRA
+
+
+def ceiling(ctx: dict[str, Any], pick: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """What any fine-tune of this base can gain on the CHOOSE targets: every weight trained (the
+    picked recipe's schedule, 600 steps, early-stopped on the same val windows as its adapters), at
+    each of CEILING_LRS. A LoRA adapter is a restricted fine-tune, so if these stay under a bar, no
+    LoRA recipe is going to reach it on this base."""
+    settings = TrainSettings.from_config({**cfg, "max_steps": 600, "checkpoint_every": 10**6, "val_windows": None})
+    table: dict[str, Any] = {}
+    for lr in CEILING_LRS:
+        gains = {}
+        for artist in CHOOSE:
+            folder = adapter_path(ctx, pick, cfg, artist).parent
+            val = WindowSet.load(folder / "val.npz")
+            model = load_base(ctx["base_dir"], "cpu")
+            before = nll_totals(model, val, 16)["per_note"]
+            model.requires_grad_(True)
+            fitted = fit(model, WindowSet.load(folder / "train.npz"), val, replace(settings, lr=lr), ctx["seed"],
+                         args.out / "ceiling-checkpoint", desc=f"full fine-tune {artist}")
+            gains[artist] = {"val_gain_pct": 100 * (1 - nll_totals(model, val, 16)["per_note"] / before),
+                             "best_step": fitted.best_step, "steps": fitted.steps}
+        name = f"full fine-tune lr {lr:g}"
+        table[name] = {"targets": gains, "mean_val_gain_pct": float(np.mean([g["val_gain_pct"] for g in gains.values()]))}
+        print_recipe(name, table[name])
+    return table
+
+
+def print_recipe(name: str, entry: dict[str, Any]) -> None:
+    print(f"recipe {name}: mean val gain {entry['mean_val_gain_pct']:.2f} % "
+          + ", ".join(f"{a} {g['val_gain_pct']:.2f} % (best step {g['best_step']})" for a, g in entry["targets"].items()),
+          flush=True)
 
 
 def adapter_path(ctx: dict[str, Any], recipe: str, cfg: dict[str, Any], artist: str) -> Path:
@@ -263,6 +303,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     ap.add_argument("--lora-steps", type=int, default=None, help="override every recipe's max_steps")
     ap.add_argument("--quick", action="store_true", help="smoke run: 20 LoRA steps, 1 piece x 2 samples")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also full fine-tunes on the choose targets: what any fine-tune of the base can gain (~10 min)")
     ap.add_argument("--listening-guidance", type=float, default=None,
                     help="generate.listening_guidance for every solo (default: config.yaml's)")
     args = ap.parse_args()
@@ -284,9 +326,10 @@ def main() -> int:
     pick, table = choose_recipe(ctx, args)
     cfg = table[pick]["recipe"]
     print(f"pick: {pick}", flush=True)
+    ceiling_table = ceiling(ctx, pick, cfg, args) if args.ceiling else None
     targets = CHOOSE + REPORT
     adapters = {a: adapter_path(ctx, pick, cfg, a) for a in targets}
-    report = {"base": ctx["base_info"], "choose": CHOOSE, "report": REPORT, "recipes": table, "pick": pick,
+    report = {"base": ctx["base_info"], "choose": CHOOSE, "report": REPORT, "recipes": table, "pick": pick, "ceiling": ceiling_table,
               "samples": args.samples, "pieces": args.pieces, "excerpts": args.excerpts, "seconds": SECONDS,
               "listening_guidance": ctx["settings"].listening_guidance, "targets": {}}
     for i, artist in enumerate(targets):
@@ -311,14 +354,15 @@ def base_line(b: dict[str, Any]) -> str:
 def verdict(e: dict[str, Any]) -> dict[str, bool]:
     """The issue's 'Done when' conditions for one target."""
     s = e["samples"]
-    real, corpus = s["real_held_out"], s["corpus_artists"]
+    real, corpus, same = s["real_held_out"], s["corpus_artists"], s["real_same_comping"]
     return {
         "adapter >= 3 % below base": e["base_minus_adapter"]["pct"] >= 3.0,
         "adapter >= 2 % below control, CI > 0": e["control_minus_adapter"]["pct"] >= 2.0
         and e["control_minus_adapter"]["lo"] > 0,
         "realism adapter < base": s["adapter"]["realism"] < s["base"]["realism"],
         "realism <= midpoint(real, corpus)": s["adapter"]["realism"] <= (real["realism"] + corpus["realism"]) / 2,
-        "fit gain within 25 % of real": abs(s["adapter"]["fit_gain"] - real["fit_gain"]) <= 0.25 * abs(real["fit_gain"]),
+        "fit gain within 25 % of real (same comping)":
+            abs(s["adapter"]["fit_gain"] - same["fit_gain"]) <= 0.25 * abs(same["fit_gain"]),
         "copy p95 <= real held-out's": s["adapter"]["copy_p95"] <= real["copy_p95"],
     }
 
@@ -344,10 +388,10 @@ def print_target(artist: str, e: dict[str, Any], is_report: bool) -> None:
 def print_summary(report: dict[str, Any]) -> None:
     print(f"\nbase: {base_line(report['base'])}")
     print(f"recipe pick (on {', '.join(report['choose'])}): {report['pick']}")
-    for name, r in report["recipes"].items():
+    for name, r in {**report["recipes"], **(report["ceiling"] or {})}.items():
         print(f"  {name:24s} mean val gain {r['mean_val_gain_pct']:+.2f} %")
     print(f"| {'target':16s} | {'base':>6s} | {'adapter':>7s} | {'control':>7s} | {'base-adapter %':>22s} | "
-          f"{'control-adapter %':>22s} | {'realism b/a/real/corpus/random':>32s} | {'fit gain a/real':>15s} | {'copy p95 a/real':>15s} |")
+          f"{'control-adapter %':>22s} | {'realism b/a/real/corpus/random':>32s} | {'fit gain a/real*':>16s} | {'copy p95 a/real':>15s} |")
     for artist, e in report["targets"].items():
         n, b, c, s = e["nll_per_note"], e["base_minus_adapter"], e["control_minus_adapter"], e["samples"]
         real = " / ".join(f"{s[k]['realism']:.2f}" for k in ("base", "adapter", "real_held_out", "corpus_artists",
@@ -355,9 +399,10 @@ def print_summary(report: dict[str, Any]) -> None:
         print(f"| {artist + (' *' if artist in report['report'] else ''):16s} | {n['base']:6.3f} | {n['adapter']:7.3f} "
               f"| {n['control']:7.3f} | {b['pct']:+6.2f} [{b['lo']:+5.2f},{b['hi']:+5.2f}] "
               f"| {c['pct']:+6.2f} [{c['lo']:+5.2f},{c['hi']:+5.2f}] | {real:>32s} "
-              f"| {s['adapter']['fit_gain']:6.3f}/{s['real_held_out']['fit_gain']:6.3f} "
+              f"|  {s['adapter']['fit_gain']:6.3f}/{s['real_same_comping']['fit_gain']:6.3f} "
               f"| {s['adapter']['copy_p95']:6.1f}/{s['real_held_out']['copy_p95']:6.1f} |")
-    print(f"* report target (not used to choose the recipe); wall {report['wall_s']} s")
+    print(f"* report target (not used to choose the recipe); real*: the real right hand over the samples' comping; "
+          f"wall {report['wall_s']} s")
 
 
 if __name__ == "__main__":
