@@ -189,8 +189,9 @@ def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path
     # The real right hand over exactly the comping the samples were generated over: how much a solo
     # follows the chords depends on the piece (per-piece spread of the real fit gain 0.04-0.12), so
     # the fit-gain bar compares like with like; the realism rows keep every test piece.
-    cal = {"real_same_comping": real_rows([p["path"] for p in tests[: args.pieces]], split, thr, index, args.excerpts),
-           "real_held_out": real_rows([p["path"] for p in tests], split, thr, index, args.excerpts),
+    held = [real_rows([p["path"]], split, thr, index, args.excerpts) for p in tests]  # per piece, scored once
+    cal = {"real_same_comping": [r for rows_ in held[: args.pieces] for r in rows_],
+           "real_held_out": [r for rows_ in held for r in rows_],
            "corpus_artists": real_rows(ctx["corpus_paths"], split, thr, index, args.excerpts)}
     return {
         "pieces": {s: sum(p["split"] == s for p in rows) for s in ("train", "val", "test")},
@@ -234,8 +235,8 @@ def ceiling(ctx: dict[str, Any], pick: str, cfg: dict[str, Any], args: argparse.
         for artist in CHOOSE:
             folder = adapter_path(ctx, pick, cfg, artist).parent
             val = WindowSet.load(folder / "val.npz")
+            before = json.loads((folder / "eval.json").read_text())["base_nll_per_note"]  # the base on these windows
             model = load_base(ctx["base_dir"], "cpu")
-            before = nll_totals(model, val, 16)["per_note"]
             model.requires_grad_(True)
             fitted = fit(model, WindowSet.load(folder / "train.npz"), val, replace(settings, lr=lr), ctx["seed"],
                          args.out / "ceiling-checkpoint", desc=f"full fine-tune {artist}")

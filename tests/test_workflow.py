@@ -73,8 +73,8 @@ def test_tiny_sweep_picks_revalidates_and_exports_the_best(tiny_run):
     header = board[0].split("\t")
     kinds = [dict(zip(header, line.split("\t"))) for line in board[1:]]
     calibration_rows = [r["candidate"] for r in kinds if r["kind"] == "calibration"]
-    assert calibration_rows == [f"calibration:{k}" for k in ("real_held_out", "real_same_comping", "corpus_artists", "random_notes",
-                                                                     "base_only")]
+    assert calibration_rows == [f"calibration:{k}" for k in ("real_held_out", "real_same_comping", "corpus_artists",
+                                                             "random_notes", "base_only")]
     assert all(r["realism_distance"] and r["max_copy_run"] for r in kinds)  # every row on the same scale, copy check
     assert "## Calibration" in (results / "sweep" / "leaderboard.md").read_text()
     selection = json.loads((results / "best" / "selection.json").read_text())
