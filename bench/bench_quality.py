@@ -46,7 +46,7 @@ from bench.devdata import (BASE_STEPS, CORPUS, DEV, EXCERPT_SECONDS as SECONDS, 
                            window_pieces)
 from jazz_solo.evaluation import calibration, copycheck, metrics, scoring  # noqa: E402
 from jazz_solo.config import PROJECT_ROOT, config_hash, load_config  # noqa: E402
-from jazz_solo.data.dataset import build_dataset  # noqa: E402
+from jazz_solo.data.dataset import build_dataset, in_keys, window_shifts  # noqa: E402
 from jazz_solo.training.loop import fit  # noqa: E402
 from jazz_solo.training.nll import nll_totals  # noqa: E402
 from jazz_solo.generation.generate import GenSettings, conditioning_part, generate_piece  # noqa: E402
@@ -62,14 +62,19 @@ VOCAB = "duration"
 CORPUS_CAL_PIECES = 12  # corpus val pieces (never trained on by the base) in the corpus_artists row
 
 
-def recipes(lora: dict[str, Any], steps: int | None) -> dict[str, dict[str, Any]]:
-    """The LoRA recipes compared on the CHOOSE targets; ``steps`` overrides max_steps (--quick)."""
+def recipes(lora: dict[str, Any], all_keys: list[int], steps: int | None) -> dict[str, dict[str, Any]]:
+    """The LoRA recipes compared on the CHOOSE targets; ``steps`` overrides max_steps (--quick).
+    ``all_keys`` (data.transpose) trains on every stored key of the target's train windows."""
+    linear = {**lora, "target_modules": "all-linear"}
     out = {
         "config.yaml": dict(lora),
-        "all-linear lr2e-3 200": {**lora, "target_modules": "all-linear", "lr": 2e-3, "max_steps": 200},
-        "all-linear lr1e-3 300": {**lora, "target_modules": "all-linear", "lr": 1e-3, "max_steps": 300},
-        # every recipe above was still improving at its last step on every choose target
-        "all-linear lr2e-3 500": {**lora, "target_modules": "all-linear", "lr": 2e-3, "max_steps": 500},
+        "lr2e-3 200, original keys": {**linear, "lr": 2e-3, "max_steps": 200, "transpose": [0, 0]},
+        "lr1e-3 300, keys -1..+1": {**linear, "lr": 1e-3, "max_steps": 300, "transpose": [-1, 1]},
+        # the recipes before lora.transpose: every window in all 12 keys
+        "lr2e-3 200, 12 keys": {**linear, "lr": 2e-3, "max_steps": 200, "transpose": all_keys},
+        "lr1e-3 300, 12 keys": {**linear, "lr": 1e-3, "max_steps": 300, "transpose": all_keys},
+        # every 12-key recipe was still improving at its last step on every choose target
+        "lr2e-3 500, 12 keys": {**linear, "lr": 2e-3, "max_steps": 500, "transpose": all_keys},
     }
     if steps:
         out = {k: {**v, "max_steps": steps, "eval_every": max(1, steps // 2), "checkpoint_every": steps}
@@ -207,7 +212,7 @@ def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path
 def choose_recipe(ctx: dict[str, Any], args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Adapters of every recipe on the CHOOSE targets; the pick has the highest mean val gain per note."""
     table = {}
-    for name, cfg in recipes(ctx["lora"], args.lora_steps).items():
+    for name, cfg in recipes(ctx["lora"], ctx["all_keys"], args.lora_steps).items():
         gains = {}
         for artist in CHOOSE:
             ev = json.loads((adapter_path(ctx, name, cfg, artist).parent / "eval.json").read_text())
@@ -225,7 +230,7 @@ CEILING_LRS = (1e-4, 3e-4)  # full fine-tunes: every weight of the base trained,
 
 def ceiling(ctx: dict[str, Any], pick: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """What any fine-tune of this base can gain on the CHOOSE targets: every weight trained (the
-    picked recipe's schedule, 600 steps, early-stopped on the same val windows as its adapters), at
+    picked recipe's schedule and keys, 600 steps, early-stopped on the same val windows as its adapters), at
     each of CEILING_LRS. A LoRA adapter is a restricted fine-tune, so if these stay under a bar, no
     LoRA recipe is going to reach it on this base."""
     settings = TrainSettings.from_config({**cfg, "max_steps": 600, "checkpoint_every": 10**6, "val_windows": None})
@@ -238,7 +243,8 @@ def ceiling(ctx: dict[str, Any], pick: str, cfg: dict[str, Any], args: argparse.
             before = json.loads((folder / "eval.json").read_text())["base_nll_per_note"]  # the base on these windows
             model = load_base(ctx["base_dir"], "cpu")
             model.requires_grad_(True)
-            fitted = fit(model, WindowSet.load(folder / "train.npz"), val, replace(settings, lr=lr), ctx["seed"],
+            train = in_keys(WindowSet.load(folder / "train.npz"), window_shifts(folder / "train.npz"), cfg["transpose"])
+            fitted = fit(model, train, val, replace(settings, lr=lr), ctx["seed"],
                          args.out / "ceiling-checkpoint", desc=f"full fine-tune {artist}")
             gains[artist] = {"val_gain_pct": 100 * (1 - nll_totals(model, val, 16)["per_note"] / before),
                              "best_step": fitted.best_step, "steps": fitted.steps}
@@ -286,6 +292,7 @@ def prepare(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
     return {"pieces": pieces, "data_dir": data_dir, "base_dir": base_dir, "base": base, "base_info": base_info,
             "artist_of": {p["piece_id"]: p["artist"] for p in pieces}, "split": int(data_cfg["split_pitch"]),
             "thr": float(config["evaluate"]["dead_air_threshold_ms"]), "lora": dict(config["lora"]),
+            "all_keys": list(data_cfg["transpose"]),
             "settings": GenSettings.from_config({**config, "data": data_cfg}), "seed": config["seed"],
             "gen_seed": config["generate"]["seed"], "out": args.out,
             "corpus_paths": [p["path"] for p in calibration.evenly(corpus_val, CORPUS_CAL_PIECES)]}

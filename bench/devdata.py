@@ -98,6 +98,15 @@ def artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], artist
     return select(ws, [a == artist for a in who])
 
 
+def save_artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], artist: str, out: Path) -> None:
+    """The artist's windows of ``split`` as ``out/<split>.npz`` with their index beside it (the
+    adapter's training reads each window's transposition there)."""
+    artist_windows(data_dir, split, artist_of, artist).save(out / f"{split}.npz")
+    header, *rows = (data_dir / f"target_{split}.index.tsv").read_text().splitlines()
+    kept = [row for row in rows if artist_of[row.split("\t", 1)[0]] == artist]
+    (out / f"{split}.index.tsv").write_text("\n".join([header, *kept]) + "\n")
+
+
 def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artist: str, lora_cfg: dict,
                 seed: int, out: Path | None = None) -> Path:
     """A LoRA adapter on the artist's train windows, early-stopped on its val windows (cached in
@@ -106,7 +115,7 @@ def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artis
     if not (out / "adapter" / "adapter_config.json").is_file():
         out.mkdir(parents=True, exist_ok=True)
         for split in ("train", "val"):
-            artist_windows(data_dir, split, artist_of, artist).save(out / f"{split}.npz")
+            save_artist_windows(data_dir, split, artist_of, artist, out)
         (out / "dataset_summary.json").write_text((data_dir / "dataset_summary.json").read_text())
         train_lora(base_dir, out / "train.npz", out / "val.npz", LoraSettings.from_config(lora_cfg), seed, out / "adapter",
                    out / "train_log.csv", out / "loss.png", out / "eval.json")

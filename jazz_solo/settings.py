@@ -133,7 +133,7 @@ class TrainSettings(Section):
         return _section(cls, {k: v for k, v in filled.items() if k in own or k not in LORA_KEYS}, name, cls.OPTIONAL)
 
 
-LORA_KEYS = ("r", "alpha", "dropout", "target_modules")
+LORA_KEYS = ("r", "alpha", "dropout", "target_modules", "transpose")
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,7 @@ class LoraSettings(TrainSettings):
     alpha: float
     dropout: float
     target_modules: str | list[str]
+    transpose: list[int]  # the target train windows' transpositions (of data.transpose's) trained on
 
     @property
     def train(self) -> TrainSettings:

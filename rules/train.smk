@@ -33,6 +33,7 @@ rule train_lora:
     input:
         base=base_model_dir,
         train=paths.window_set("target_train"),
+        train_index=paths.window_index("target_train"),  # each window's transposition (lora.transpose)
         val=paths.window_set("target_val"),
     output:
         adapter=directory(paths.file("adapter")),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import yaml
 from jazz_solo import paths
 from jazz_solo.data import tokens
 from jazz_solo.config import PROJECT_ROOT, load_config
-from jazz_solo.data.dataset import build_dataset, piece_examples
+from jazz_solo.data.dataset import build_dataset, in_keys, index_path, piece_examples, window_shifts
 from jazz_solo.data.ingest import ingest, read_pieces
 from jazz_solo.data.midi_io import write_midi
 from jazz_solo.settings import Settings
@@ -63,6 +64,28 @@ def test_no_leakage_and_transpositions_on_train_only(dataset):
     pieces = read_pieces(dataset / "pieces.tsv")
     assert {p["piece_id"]: p["split"] for p in pieces if p["piece_id"] in owner} == owner
     assert {p["split"] for p in pieces if p["source"] == "target"} == {"train", "val", "test"}
+
+
+def test_adapter_keys_are_the_train_windows_of_those_transpositions(dataset):
+    npz = dataset / "out" / "target_train.npz"
+    ws, shifts = WindowSet.load(npz), window_shifts(npz)
+    assert sorted(set(shifts.tolist())) == list(range(DATA.transpose[0], DATA.transpose[1] + 1))
+    played = in_keys(ws, shifts, [0, 0])
+    untransposed = build_dataset(read_pieces(dataset / "pieces.tsv"), dataset / "plain",
+                                 dataclasses.replace(DATA, transpose=[0, 0]))
+    assert untransposed["examples"]["target"]["train"] == len(played) < len(ws)
+    plain = WindowSet.load(dataset / "plain" / "target_train.npz")
+    assert np.array_equal(played.tokens, plain.tokens) and np.array_equal(played.sep_pos, plain.sep_pos)
+    assert len(in_keys(ws, shifts, [-1, 1])) == int(((shifts >= -1) & (shifts <= 1)).sum())
+    assert in_keys(ws, shifts, DATA.transpose) is ws
+
+    with pytest.raises(ValueError, match=r"'lora.transpose' \[7, 9\]: no train window"):
+        in_keys(ws, shifts, [7, 9])
+    with pytest.raises(ValueError, match=r"'lora.transpose' \[1, -1\]: give \[lowest, highest\]"):
+        in_keys(ws, shifts, [1, -1])
+    index_path(npz).unlink()  # a pipeline set without its index: named, not guessed
+    with pytest.raises(FileNotFoundError, match="target_train.index.tsv"):
+        window_shifts(npz)
 
 
 def test_examples_are_bos_cond_sep_lead_eos(dataset):

@@ -207,6 +207,7 @@ def test_adapter_beats_base_on_its_target_and_loads(data, base, tmp_path):
     assert report["adapter_nll_per_note"] < report["base_nll_per_note"] and report["val_notes"] > 0
     assert json.loads((out / "adapter" / "data_settings.json").read_text())["vocabulary"] == "duration"
     assert report["improvement"] == pytest.approx(report["base_nll"] - report["adapter_nll"])
+    assert report["train_windows"] == len(WindowSet.load(data["b_train"]))  # hand-made: untransposed
     assert all(math.isfinite(report[f"{m}_listening_gain"]) for m in ("base", "adapter"))
 
     cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
@@ -225,6 +226,24 @@ def test_adapter_beats_base_on_its_target_and_loads(data, base, tmp_path):
     assert mean_nll(peft_model, val)[0] == pytest.approx(report["adapter_nll"], abs=1e-4)
     merged = load_for_inference(out / "adapter")
     assert mean_nll(merged, val)[0] == pytest.approx(report["adapter_nll"], abs=1e-3)
+
+
+def test_lora_trains_on_the_transpositions_it_names(data, base, tmp_path):
+    """lora.transpose picks train windows by the transposition the index beside them records."""
+    from jazz_solo.data.dataset import INDEX_COLUMNS, index_path
+    from jazz_solo.data.ingest import write_tsv
+
+    train = tmp_path / "target_train.npz"
+    ws = WindowSet.load(data["b_train"])
+    ws.save(train)
+    shifts = [(i % 3) - 1 for i in range(len(ws))]  # -1, 0, +1, -1, ...
+    write_tsv(index_path(train), INDEX_COLUMNS, (("p", 0.0, k, 0, 0, len(ws[i])) for i, k in enumerate(shifts)))
+    short = dataclasses.replace(LORA, max_steps=2, eval_every=1)
+    for keys, expected in (([0, 0], shifts.count(0)), ([-1, 0], shifts.count(0) + shifts.count(-1))):
+        out = tmp_path / str(keys)
+        train_lora(base / "model", train, data["b_val"], dataclasses.replace(short, transpose=keys), 7, out / "adapter",
+                   out / "log.csv", out / "loss.png", out / "eval.json", device="cpu")
+        assert json.loads((out / "eval.json").read_text())["train_windows"] == expected
 
 
 def test_diverging_lora_stops_with_clear_error_and_writes_nothing(data, base, tmp_path):

@@ -211,6 +211,40 @@ def build_dataset(
     return summary
 
 
+def index_path(npz: str | Path) -> Path:
+    """The ``.index.tsv`` written beside a window set (one row per window, INDEX_COLUMNS)."""
+    npz = Path(npz)
+    return npz.with_name(f"{npz.stem}.index.tsv")
+
+
+def window_shifts(npz: str | Path) -> np.ndarray:
+    """Each window's transposition in semitones, from the index beside ``npz``. A set with neither
+    index nor dataset_summary.json beside it was written by hand (tests) and is untransposed."""
+    index = index_path(npz)
+    if not index.is_file():
+        if (Path(npz).parent / "dataset_summary.json").is_file():
+            raise FileNotFoundError(f"{index}: the window index of {npz} is missing (rule tokenize writes both)")
+        return np.zeros(len(WindowSet.load(npz).sep_pos), np.int64)
+    column = INDEX_COLUMNS.index("transpose")
+    lines = index.read_text().splitlines()[1:]
+    return np.array([int(line.split("\t")[column]) for line in lines], np.int64)
+
+
+def in_keys(windows: WindowSet, shifts: np.ndarray, keys: Sequence[int], what: str = "lora.transpose") -> WindowSet:
+    """The windows transposed by ``keys[0]``..``keys[1]`` semitones (inclusive); none is an error naming ``what``."""
+    lo, hi = int(keys[0]), int(keys[1])
+    if lo > hi:
+        raise ValueError(f"config key '{what}' [{lo}, {hi}]: give [lowest, highest] semitones")
+    if len(shifts) != len(windows):
+        raise ValueError(f"{what}: the window index has {len(shifts)} rows for {len(windows)} windows")
+    chosen = np.flatnonzero((shifts >= lo) & (shifts <= hi))
+    if len(chosen) == 0:
+        have = sorted(set(shifts.tolist()))
+        raise ValueError(f"config key '{what}' [{lo}, {hi}]: no train window in these transpositions "
+                         f"(the set holds {have[0] if have else None}..{have[-1] if have else None}; see data.transpose)")
+    return windows if len(chosen) == len(windows) else windows.take(chosen)
+
+
 def tokenize(pieces_tsv: str | Path, out_dir: str | Path, data: DataSettings, threads: int = 1) -> dict[str, Any]:
     """Rule tokenize: read pieces.tsv and build the data set of one data instance."""
     return build_dataset(read_pieces(pieces_tsv), out_dir, data, threads)

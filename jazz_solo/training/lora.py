@@ -31,6 +31,7 @@ from .loop import (
     seed_everything,
     write_log,
 )
+from ..data.dataset import in_keys, window_shifts
 from ..data.windows import WindowSet
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,15 @@ def train_lora(
     device: torch.device | str | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> FitResult:
-    """LoRA on target windows with early stopping on target val; write adapter, log, plot, eval.json.
+    """LoRA on the target's train windows in ``lora.transpose``'s keys (read from the index beside
+    ``train_npz``), early-stopped on target val; write adapter, log, plot, eval.json.
 
     Only the best-val adapter is kept. The resume state lives in ``<adapter_dir>/../checkpoint``.
     """
     quiet_libraries()
     device = torch.device(device) if device is not None else pick_device()
-    train_set, val_set = WindowSet.load(train_npz), WindowSet.load(val_npz)
+    train_set = in_keys(WindowSet.load(train_npz), window_shifts(train_npz), lora.transpose)
+    val_set = WindowSet.load(val_npz)
     base = load_base(base_dir, device)
     record = recorded_data(base)
     check_data(record, dataset_settings(train_npz), base_dir)
@@ -148,7 +151,7 @@ def train_lora(
     fingerprint = config_hash({"lora": lora.as_config(), "base": str(Path(base_dir).resolve()), "weights": stamp})
     result = fit(model, train_set, val_set, settings, seed, checkpoint_dir, fingerprint, desc="lora", on_step=on_step)
     report = nll_report(model, val_set, settings.batch_size)
-    report.update(best_step=result.best_step, steps=result.steps, stopped_early=result.stopped_early,
+    report.update(train_windows=len(train_set), best_step=result.best_step, steps=result.steps, stopped_early=result.stopped_early,
                   trainable_params=result.trainable_params, best_val_subset=result.best_val)
     log.info("lora: val NLL base %.4f -> adapter %.4f (improvement %.4f nats, chance %.4f)",
              report["base_nll"], report["adapter_nll"], report["improvement"], report["chance_nll"])
