@@ -1,7 +1,7 @@
 """Quality benchmark on the dev data: does a LoRA adapter play more like its artist than the base,
 and how far is it from the real thing? (issue 11)
 
-    nice python bench/bench_quality.py            # ~18 min on 2 cores, 1 torch thread
+    nice python bench/bench_quality.py            # ~45 min from scratch on 2 cores, 1 torch thread; ~12 with adapters cached
     python bench/bench_quality.py --quick         # smoke run, a few minutes
     nice python bench/bench_quality.py --ceiling  # + full fine-tunes of the base: what any fine-tune can gain
 
@@ -70,11 +70,9 @@ def recipes(lora: dict[str, Any], all_keys: list[int], steps: int | None) -> dic
         "config.yaml": dict(lora),
         "lr2e-3 200, original keys": {**linear, "lr": 2e-3, "max_steps": 200, "transpose": [0, 0]},
         "lr1e-3 300, keys -1..+1": {**linear, "lr": 1e-3, "max_steps": 300, "transpose": [-1, 1]},
-        # the recipes before lora.transpose: every window in all 12 keys
-        "lr2e-3 200, 12 keys": {**linear, "lr": 2e-3, "max_steps": 200, "transpose": all_keys},
+        # the default before lora.transpose: every window in all 12 keys (lr 2e-3 for 200 or 500
+        # steps on 12 keys gained less still: README)
         "lr1e-3 300, 12 keys": {**linear, "lr": 1e-3, "max_steps": 300, "transpose": all_keys},
-        # every 12-key recipe was still improving at its last step on every choose target
-        "lr2e-3 500, 12 keys": {**linear, "lr": 2e-3, "max_steps": 500, "transpose": all_keys},
     }
     if steps:
         out = {k: {**v, "max_steps": steps, "eval_every": max(1, steps // 2), "checkpoint_every": steps}
@@ -305,7 +303,9 @@ def main() -> int:
     ap.add_argument("--base", type=Path, default=base_dir(PROJECT_ROOT / "results" / "bench_vocabulary" / VOCAB),
                     help="the fixed base (default: bench_vocabulary's, the same corpus split; pretrained when absent)")
     ap.add_argument("--pieces", type=positive_int, default=3, help="test pieces per target to generate over")
-    ap.add_argument("--samples", type=positive_int, default=6, help="samples per test piece, dealt round its excerpts")
+    # 12, not the issue's minimum of 6: over 3 pieces x 6 samples, one adapter's fit gain moved 0.12-0.18
+    # between generation seeds, more than the 25 % band the bar allows
+    ap.add_argument("--samples", type=positive_int, default=12, help="samples per test piece, dealt round its excerpts")
     ap.add_argument("--excerpts", type=positive_int, default=3,
                     help="32-s excerpts per piece, spread over it (1: the middle; openings are the head)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
