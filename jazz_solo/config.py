@@ -75,6 +75,11 @@ def check_combinations(config: Mapping[str, Any]) -> None:
     if "max_cond_tokens" in data and "max_sequence" in data and data["max_cond_tokens"] + 3 >= data["max_sequence"]:
         raise ConfigError(f"config key 'data.max_cond_tokens': {data['max_cond_tokens']} leaves no room for the "
                           f"lead in data.max_sequence {data['max_sequence']}")
+    stored = data.get("transpose", schema_default("data.transpose"))
+    keys = config.get("lora", {}).get("transpose", schema_default("lora.transpose"))
+    if keys[0] > keys[1] or keys[1] < stored[0] or keys[0] > stored[1]:
+        raise ConfigError(f"config key 'lora.transpose': {list(keys)} selects none of the train windows' keys "
+                          f"(data.transpose {list(stored)}; give [lowest, highest] semitones)")
     sweep = config.get("sweep", {})
     for key, what in (("vocabulary", "vocabulary"), ("sequence", "sequence format")):
         if config.get("model", {}).get("checkpoint") and len(sweep.get(key) or []) > 1:

@@ -30,6 +30,8 @@ def dry_run(tmp_path, override: dict) -> subprocess.CompletedProcess:
         ({"generate": {"listening_guidance": "loud"}}, "generate.listening_guidance"),
         ({"data": {"hop_seconds": 9.0}}, "data.hop_seconds"),
         ({"data": {"max_cond_tokens": 510}}, "data.max_cond_tokens"),
+        ({"lora": {"transpose": [1, -1]}}, "lora.transpose"),
+        ({"data": {"transpose": [2, 5]}}, "lora.transpose"),  # the default [-1, 1] selects no stored key
         ({"model": {"checkpoint": "x"}, "sweep": {"vocabulary": ["duration", "performance"]}}, "sweep.vocabulary"),
     ],
 )
