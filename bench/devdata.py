@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jazz_solo.config import PROJECT_ROOT, config_hash
+from jazz_solo.data.dataset import index_path
 from jazz_solo.data.ingest import ingest, read_pieces
 from jazz_solo.training.lora import train_lora
 from jazz_solo.data.midi_io import load_notes
@@ -102,9 +103,9 @@ def save_artist_windows(data_dir: Path, split: str, artist_of: dict[str, str], a
     """The artist's windows of ``split`` as ``out/<split>.npz`` with their index beside it (the
     adapter's training reads each window's transposition there)."""
     artist_windows(data_dir, split, artist_of, artist).save(out / f"{split}.npz")
-    header, *rows = (data_dir / f"target_{split}.index.tsv").read_text().splitlines()
+    header, *rows = index_path(data_dir / f"target_{split}.npz").read_text().splitlines()
     kept = [row for row in rows if artist_of[row.split("\t", 1)[0]] == artist]
-    (out / f"{split}.index.tsv").write_text("\n".join([header, *kept]) + "\n")
+    index_path(out / f"{split}.npz").write_text("\n".join([header, *kept]) + "\n")
 
 
 def adapter_for(base_dir: Path, data_dir: Path, artist_of: dict[str, str], artist: str, lora_cfg: dict,

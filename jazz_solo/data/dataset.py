@@ -199,7 +199,7 @@ def build_dataset(
             )
             name = f"{source}_{split}"
             ws.save(out_dir / f"{name}.npz")
-            write_tsv(out_dir / f"{name}.index.tsv", INDEX_COLUMNS,
+            write_tsv(index_path(out_dir / f"{name}.npz"), INDEX_COLUMNS,
                       ((r["piece_id"], *entry) for r, res in chosen for entry in res.index))
             summary["pieces"][source][split] = len(chosen)
             summary["windows"][source][split] = sum(res.windows for _, res in chosen)
