@@ -71,6 +71,7 @@ def duration_stats(notes, cond, split_pitch: int, seconds: float) -> dict[str, f
                                      / len(notes) if notes else 0.0),
         "polyphony": metrics.polyphony(notes),
         "pitch_range": metrics.pitch_range(notes),
+        "pitch_mean": metrics.pitch_mean(notes),
         "log_dur_median": metrics.log_duration_median(notes),
         "log_dur_iqr": metrics.log_duration_iqr(notes),
         "harmonic_fit_gain": metrics.harmonic_fit_gain(notes, cond),
@@ -246,6 +247,7 @@ def print_tables(report: dict) -> None:
         ("notes <= split / off piano", lambda e: e["generated"]["below_split_or_off_piano"], "{:.2%}"),
         ("polyphony", lambda e: e["generated"]["polyphony"], "{:.2f}"),
         ("pitch range", lambda e: e["generated"]["pitch_range"], "{:.1f}"),
+        ("mean pitch (register)", lambda e: e["generated"].get("pitch_mean", float("nan")), "{:.1f}"),
         ("median note length (s)", lambda e: math.exp(e["generated"]["log_dur_median"]), "{:.3f}"),
         ("IQR of ln(length)", lambda e: e["generated"]["log_dur_iqr"], "{:.2f}"),
         ("solo notes / s", lambda e: e["generated"]["notes_per_s"], "{:.2f}"),
@@ -256,6 +258,7 @@ def print_tables(report: dict) -> None:
         ("generation notes / s", lambda e: e["gen_notes_per_s"], "{:.0f}"),
     ]
     real_rows = {"notes held > 4 s": "held_gt_4s", "polyphony": "polyphony", "pitch range": "pitch_range",
+                 "mean pitch (register)": "pitch_mean",
                  "median note length (s)": "log_dur_median", "IQR of ln(length)": "log_dur_iqr",
                  "solo notes / s": "notes_per_s", "notes <= split / off piano": "below_split_or_off_piano",
                  "harmonic-fit gain (+-1 s)": "harmonic_fit_gain", "semitone-fit gain (+-1 s)": "semitone_fit_gain",

@@ -125,6 +125,17 @@ def test_pitch_range(roundtrip):
     assert metrics.pitch_range([]) == 0.0
 
 
+def test_pitch_mean_sees_register(roundtrip):
+    melody = roundtrip(line([0, 1, 2], pitches=[60, 72, 57]))
+    assert metrics.pitch_mean(melody) == 63.0
+    octave_down = [n._replace(pitch=n.pitch - 12) for n in melody]
+    # Same range and pitch classes an octave lower: only the register metric moves.
+    assert metrics.pitch_range(octave_down) == metrics.pitch_range(melody)
+    assert metrics.pitch_class_entropy(octave_down) == metrics.pitch_class_entropy(melody)
+    assert metrics.pitch_mean(octave_down) == 51.0
+    assert metrics.pitch_mean([]) == 0.0
+
+
 def test_held_share_and_log_durations(roundtrip):
     # lengths 0.1, 0.5, 1, 2, 5 s (one of five held > 4 s); ln: -2.303, -0.693, 0, 0.693, 1.609
     notes = roundtrip([n(0, 0.1), n(1, 1.5, 62), n(2, 3, 64), n(3, 5, 65), n(4, 9, 67)])

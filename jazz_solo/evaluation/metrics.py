@@ -185,6 +185,12 @@ def pitch_range(notes: Sequence[Note]) -> float:
     return float(max(pitches) - min(pitches))
 
 
+def pitch_mean(notes: Sequence[Note]) -> float:
+    """Mean MIDI pitch: the register. A solo an octave below its artist can have the right range,
+    pitch classes and rhythm; only this sees it. No notes -> 0.0."""
+    return sum(n.pitch for n in notes) / len(notes) if notes else 0.0
+
+
 def _log_durations(notes: Sequence[Note]) -> list[float]:
     # Natural log of each length in seconds, floored at one 10 ms tick (a zero-length note has no log).
     return sorted(math.log(max(n.end - n.start, 0.01)) for n in notes)
@@ -338,6 +344,7 @@ NOTE_METRICS = {
     "scale_consistency": lambda lead, cond, span, thr: scale_consistency(lead),
     "polyphony": lambda lead, cond, span, thr: polyphony(lead),
     "pitch_range": lambda lead, cond, span, thr: pitch_range(lead),
+    "pitch_mean": lambda lead, cond, span, thr: pitch_mean(lead),
     "held_share": lambda lead, cond, span, thr: held_share(lead),
     "log_duration_median": lambda lead, cond, span, thr: log_duration_median(lead),
     "log_duration_iqr": lambda lead, cond, span, thr: log_duration_iqr(lead),
