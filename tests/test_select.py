@@ -109,7 +109,7 @@ def test_no_eligible_candidate_ranks_none_and_an_unknown_rule_is_an_error():
 def gen_id(lora_r, temperature):
     return (
         f"vocabulary~duration/sequence~windowed/split_pitch~60/lora_r~{lora_r}/lora_alpha~16/lora_dropout~0.05/lora_lr~0.001/"
-        f"lora_target_modules~all-linear/primer_max_tokens~256/temperature~{temperature}/top_p~0.95/top_k~0/"
+        f"lora_target_modules~all-linear/primer_max_tokens~256/temperature~{temperature}/top_p~0.98/top_k~0/"
         f"listening_guidance~auto"
     )
 
