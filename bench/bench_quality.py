@@ -22,7 +22,9 @@ much as the base); the REPORT targets play no part in choosing. Per target:
   real held-out test pieces, corpus artists' pieces, random notes over the same comping, all cut the
   same way) and the copy check (longest run
   of notes shared with the target's training pieces, 95th percentile). Excerpts, not openings: a
-  jazz piece opens with its head, whose right hand is not the piece's.
+  jazz piece opens with its head, whose right hand is not the piece's. The realism and fit-gain bars
+  get 95 % intervals, a paired bootstrap over the comping excerpts; a verdict whose interval crosses
+  its bar says so.
 
 Writes ``--out``/quality.json.
 """
