@@ -141,10 +141,12 @@ def sample_intervals(gen: dict[str, list], same_comping: list[dict[str, Any]], r
     """95 % intervals of the three sample-metric bars: a verdict on a difference inside its
     sampling noise (one adapter's fit gain moved 0.12-0.18 between generation seeds) is no verdict."""
     def realism(rs: list[dict[str, Any]]) -> float:
-        return float(scoring.realism_distance(scoring.summarize(rs), reference) or np.nan)
+        value = scoring.realism_distance(scoring.summarize(rs), reference)
+        return np.nan if value is None else float(value)  # None: no scorable rows in this draw
 
     def fit(rs: list[dict[str, Any]]) -> float:
-        return float(scoring.summarize(rs)["avg_harmonic_fit_gain"] or np.nan)
+        value = scoring.summarize(rs)["avg_harmonic_fit_gain"]
+        return np.nan if value is None else float(value)
 
     rows = {"adapter": gen["adapter"], "base": gen["base"], "real": same_comping}
     return {
@@ -244,7 +246,6 @@ def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path
            "real_held_out": [r for rows_ in held for r in rows_],
            "corpus_artists": real_rows(ctx["corpus_paths"], split, thr, index, args.excerpts)}
     samples = {name: row_stats(r, reference) for name, r in {**gen, **cal}.items()}
-    midpoint = (samples["real_held_out"]["realism"] + samples["corpus_artists"]["realism"]) / 2
     return {
         "pieces": {s: sum(p["split"] == s for p in rows) for s in ("train", "val", "test")},
         "control_artist": control_artist, "test_notes": sum(nll["base"][i][1] for i in ids),
@@ -253,7 +254,7 @@ def target_result(artist: str, ctx: dict[str, Any], adapter: Path, control: Path
         "control_minus_adapter": gain_interval(nll["base"], nll["adapter"], nll["control"], args.seed),
         "reference_pieces": reference["count"],
         "samples": samples,
-        "intervals": sample_intervals(gen, cal["real_same_comping"], reference, midpoint, args.seed),
+        "intervals": sample_intervals(gen, cal["real_same_comping"], reference, realism_midpoint(samples), args.seed),
     }
 
 
@@ -436,16 +437,21 @@ def within_noise(e: dict[str, Any], bar: str) -> bool:
     return overlaps and not (lo <= iv["lo"] and iv["hi"] <= hi)
 
 
+def realism_midpoint(samples: dict[str, Any]) -> float:
+    """The realism bar: midway between the real held-out pieces and the corpus artists."""
+    return (samples["real_held_out"]["realism"] + samples["corpus_artists"]["realism"]) / 2
+
+
 def verdict(e: dict[str, Any]) -> dict[str, bool]:
     """The issue's 'Done when' conditions for one target."""
     s = e["samples"]
-    real, corpus, same = s["real_held_out"], s["corpus_artists"], s["real_same_comping"]
+    real, same = s["real_held_out"], s["real_same_comping"]
     return {
         "adapter >= 3 % below base": e["base_minus_adapter"]["pct"] >= 3.0,
         "adapter >= 2 % below control, CI > 0": e["control_minus_adapter"]["pct"] >= 2.0
         and e["control_minus_adapter"]["lo"] > 0,
         "realism adapter < base": s["adapter"]["realism"] < s["base"]["realism"],
-        "realism <= midpoint(real, corpus)": s["adapter"]["realism"] <= (real["realism"] + corpus["realism"]) / 2,
+        "realism <= midpoint(real, corpus)": s["adapter"]["realism"] <= realism_midpoint(s),
         "fit gain within 25 % of real (same comping)":
             abs(s["adapter"]["fit_gain"] - same["fit_gain"]) <= 0.25 * abs(same["fit_gain"]),
         "copy p95 <= real held-out's": s["adapter"]["copy_p95"] <= real["copy_p95"],
